@@ -1,0 +1,34 @@
+/* test_support.c: helpers shared by the cmocka suites. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+char *itd_test_read_file(const char *path, size_t *len_out)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	assert_true(n >= 0);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len_out)
+		*len_out = (size_t)n;
+	return buf;
+}
+
+char *itd_test_tmpdir(const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+	char tmpl[4096];
+	snprintf(tmpl, sizeof tmpl, "%s/intentd-%s-XXXXXX", base ? base : "/tmp", tag);
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return strdup(d);
+}
