@@ -1,0 +1,184 @@
+/* engine.h: the deterministic tick loop (SPEC §3).  Every tick runs these
+ * phases in this order, with one `now` per tick:
+ *
+ *   1. intake     apply queued inputs in arrival order (submissions,
+ *                 cancellations, state faults); retries whose backoff ended
+ *                 are queued again
+ *   2. dynamics   the scenario's per-tick assignments, then the mode rules
+ *   3. autonomy   injection rules create missing recovery intents
+ *   4. policy     score every eligible intent, select the argmax
+ *   5. safety     critical override, recovery lock, safety rules on the pick
+ *   6. execute    apply the authorized intent's effect (the one mutation),
+ *                 check failure and completion, expire intents past deadline
+ *   7. telemetry  state.updated, then the engine.tick frame
+ *   8. persist    (with a store; a later module)
+ *
+ * The engine knows nothing of JSON, files or sockets: it reports through an
+ * observer callback (the telemetry module provides one) and takes inputs
+ * through a bounded, thread-safe intake queue.  The tick never allocates:
+ * every capacity comes from the scenario and is fixed at creation. */
+#ifndef ITD_ENGINE_H
+#define ITD_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "intent/intent.h"
+#include "policy/policy.h"
+#include "scenario/scenario.h"
+
+/* Events the engine reports (the telemetry catalogue's engine-side half). */
+#define ITD_EVENTS(X)                                                   \
+	X(INTENT_RECEIVED, "intent.received", "intake")                 \
+	X(INTENT_REJECTED, "intent.rejected", "intake")                 \
+	X(INTENT_QUEUED, "intent.queued", "intake")                     \
+	X(INTENT_BLOCKED, "intent.blocked", "safety")                   \
+	X(INTENT_AUTHORIZED, "intent.authorized", "safety")             \
+	X(INTENT_EXECUTED, "intent.executed", "engine")                 \
+	X(INTENT_COMPLETED, "intent.completed", "engine")               \
+	X(INTENT_FAILED, "intent.failed", "engine")                     \
+	X(INTENT_RETRY_SCHEDULED, "intent.retry_scheduled", "engine")   \
+	X(INTENT_EXPIRED, "intent.expired", "engine")                   \
+	X(INTENT_CANCELLED, "intent.cancelled", "intake")               \
+	X(POLICY_EVALUATED, "policy.evaluated", "policy")               \
+	X(SAFETY_OVERRIDE, "safety.override", "safety")                 \
+	X(SAFETY_LOCK, "safety.lock", "safety")                         \
+	X(STATE_UPDATED, "state.updated", "engine")                     \
+	X(EXECUTION_LATENCY, "execution.latency", "engine")             \
+	X(ENGINE_FAULT, "engine.fault", "engine")                       \
+	X(ENGINE_TICK, "engine.tick", "engine")                         \
+	X(ENGINE_SLIP, "engine.slip", "engine")                         \
+	X(CONSOLE_APPLIED, "console.applied", "console")
+
+enum itd_event_kind {
+#define ITD_EV_ENUM(id, name, source) ITD_EV_##id,
+	ITD_EVENTS(ITD_EV_ENUM)
+#undef ITD_EV_ENUM
+	ITD_EV_COUNT
+};
+
+/* Event name ("intent.blocked") and source subsystem ("safety"). */
+const char *itd_event_name(enum itd_event_kind k);
+const char *itd_event_source(enum itd_event_kind k);
+
+/* One reported event.  Pointers are valid only during the callback. */
+struct itd_event {
+	enum itd_event_kind kind;        /* what happened */
+	uint64_t tick;                   /* the tick (cycle) */
+	int64_t ts_ms;                   /* the tick's time */
+	const struct itd_intent *intent; /* intent events; NULL otherwise */
+	const char *reason;              /* rule id, rejection reason, cause */
+	const char *detail;              /* explanation, message, expression */
+	uint64_t n;                      /* blocked: ticks blocked; retry: attempt;
+					    latency: ticks; slip: ticks late;
+					    fault: count */
+	double ms;                       /* latency / slip in milliseconds */
+	uint64_t at_tick;                /* retry: the tick it is queued again */
+	bool suppressed_before;          /* blocked: earlier blocked ticks were
+					    counted but not reported */
+};
+
+struct itd_engine;
+
+/* Receives every event, on the tick thread, in order.  tick_end() is called
+ * once per tick after its events (the telemetry module flushes there). */
+struct itd_observer {
+	void (*event)(void *ctx, const struct itd_engine *e, const struct itd_event *ev);
+	void (*tick_end)(void *ctx, const struct itd_engine *e);
+	void *ctx;
+};
+
+struct itd_engine_config {
+	const struct itd_scenario *scn; /* definitions (borrowed; must outlive the engine) */
+	uint64_t seed;                  /* run seed (RNG streams derive from it) */
+	enum itd_clock_mode clock;      /* sim: deterministic stamps */
+	double rate_hz;                 /* pacing for itd_engine_run in real mode;
+					   <= 0: the scenario's rate */
+	const struct itd_observer *obs; /* NULL: no events (fastest) */
+};
+
+/* Create an engine at tick 0 with the scenario's initial state; the
+ * scenario's initial intents are applied at tick 1's intake.  Returns 0,
+ * ITD_ENOMEM. */
+int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **out);
+/* Free an engine; NULL is a no-op. */
+void itd_engine_destroy(struct itd_engine *e);
+
+/* Run one tick (all phases).  Returns 0. */
+int itd_engine_step(struct itd_engine *e);
+
+/* Run up to n ticks (0: until *stop becomes true).  In real-clock mode
+ * ticks are paced at the rate; a tick that starts more than one period late
+ * is a slip: counted and reported as engine.slip, never absorbed silently.
+ * Stops early, between ticks, when *stop (may be NULL) becomes true. */
+int itd_engine_run(struct itd_engine *e, uint64_t n, const volatile int *stop);
+
+/* -------------------------------------------------------------- intake */
+
+#define ITD_MAX_PARAMS 16
+
+/* A submission, as validated by the caller's front end (API, CLI).
+ * Borrowed; the queue copies it. */
+struct itd_submission {
+	uint32_t type;                     /* intent type index */
+	enum itd_source source;            /* who */
+	double priority;                   /* priority */
+	struct itd_goal goal;              /* optional goal */
+	const struct itd_param_value *params; /* at most ITD_MAX_PARAMS */
+	size_t n_params;
+	uint64_t deadline_ticks;           /* 0: type default */
+	const char *idempotency_key;       /* NULL: none */
+	uint64_t body_hash;                /* for idempotency */
+};
+
+/* Queue a submission for the next tick's intake (thread-safe).  Checks it
+ * against the scenario first (msg says why if not).  Returns 0 and the
+ * arrival number in *arrival_out, ITD_EINVAL (bad submission) or
+ * ITD_EFULL (the intake queue is full; nothing was queued). */
+int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
+		      uint64_t *arrival_out, char *msg, size_t cap);
+/* Queue a cancellation of intent `id` (thread-safe). */
+int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason);
+/* Queue a fault injection: set state field `field` to `v` at the next
+ * intake, reported as console.applied (thread-safe). */
+int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v);
+
+/* ------------------------------------------------------------- queries */
+
+uint64_t itd_engine_tick(const struct itd_engine *e);
+int64_t itd_engine_now_ms(const struct itd_engine *e);
+const struct itd_scenario *itd_engine_scenario(const struct itd_engine *e);
+/* The global frame: state fields (by field index), then mode, then tick. */
+const struct itd_value *itd_engine_state(const struct itd_engine *e);
+/* The global frame as it was before this tick's phases. */
+const struct itd_value *itd_engine_before(const struct itd_engine *e);
+/* The current mode's name. */
+const char *itd_engine_mode(const struct itd_engine *e);
+/* The gate's decision of the last tick. */
+const struct itd_gate *itd_engine_gate(const struct itd_engine *e);
+/* The intent executed by the last tick, or NULL. */
+const struct itd_intent *itd_engine_executed(const struct itd_engine *e);
+/* Hash of the full state after the last tick (fields, mode, tick). */
+uint64_t itd_engine_state_hash(const struct itd_engine *e);
+/* The intent table (read-only use). */
+struct itd_intents *itd_engine_intents(struct itd_engine *e);
+const struct itd_intents *itd_engine_intents_c(const struct itd_engine *e);
+
+struct itd_engine_stats {
+	uint64_t ticks;          /* ticks run */
+	uint64_t slips;          /* paced ticks that started late */
+	uint64_t faults;         /* expression evaluations that were not finite */
+	uint64_t executions;     /* effects applied */
+	uint64_t blocks;         /* blocked ticks (all intents) */
+	uint64_t rejected;       /* inputs refused at intake */
+	uint64_t intake_full;    /* submissions refused because the queue was full */
+	uint64_t events_suppressed; /* blocked reports held back by flood control */
+};
+
+void itd_engine_stats(const struct itd_engine *e, struct itd_engine_stats *out);
+
+/* Blocked ticks per safety rule (index into scenario safety). */
+uint64_t itd_engine_blocks_by_rule(const struct itd_engine *e, size_t rule);
+
+#endif

@@ -1,0 +1,210 @@
+/* engine_core.c: engine lifetime, the tick driver, state hashing and the
+ * read-only queries the outer layers use. */
+#include <string.h>
+
+#include "engine_int.h"
+
+static const char *const event_names[ITD_EV_COUNT] = {
+#define ITD_EV_NAME(id, name, source) [ITD_EV_##id] = name,
+	ITD_EVENTS(ITD_EV_NAME)
+#undef ITD_EV_NAME
+};
+
+static const char *const event_sources[ITD_EV_COUNT] = {
+#define ITD_EV_SRC(id, name, source) [ITD_EV_##id] = source,
+	ITD_EVENTS(ITD_EV_SRC)
+#undef ITD_EV_SRC
+};
+
+const char *itd_event_name(enum itd_event_kind k)
+{
+	return (unsigned)k < ITD_EV_COUNT ? event_names[k] : "?";
+}
+
+const char *itd_event_source(enum itd_event_kind k)
+{
+	return (unsigned)k < ITD_EV_COUNT ? event_sources[k] : "?";
+}
+
+/* Hash of the full state: every global slot's type and value. */
+static uint64_t hash_state(const struct itd_engine *e)
+{
+	struct itd_hash_stream h;
+	itd_hash_stream_init(&h, 0);
+	const struct itd_slots *sl = &e->scn->slots;
+	for (uint32_t i = 0; i < sl->n_global; i++) {
+		const struct itd_value *v = &e->global[i];
+		uint8_t t = (uint8_t)v->type;
+		itd_hash_stream_update(&h, &t, 1);
+		switch (v->type) {
+		case ITD_T_NUM: {
+			double d = v->num == 0 ? 0.0 : v->num; /* -0 hashes as 0 */
+			itd_hash_stream_update(&h, &d, sizeof d);
+			break;
+		}
+		case ITD_T_BOOL: {
+			uint8_t b = v->b;
+			itd_hash_stream_update(&h, &b, 1);
+			break;
+		}
+		case ITD_T_STR:
+			itd_hash_stream_update(&h, v->str, strlen(v->str) + 1);
+			break;
+		case ITD_T_NONE:
+			break;
+		}
+	}
+	return itd_hash_stream_digest(&h);
+}
+
+int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **out)
+{
+	const struct itd_scenario *s = cfg->scn;
+	*out = NULL;
+	struct itd_engine *e = itd_calloc(1, sizeof *e);
+	if (!e)
+		return ITD_ENOMEM;
+	e->scn = s;
+	itd_clock_init(&e->clock, cfg->clock, cfg->rate_hz > 0 ? cfg->rate_hz : s->rate_hz);
+	if (cfg->obs)
+		e->obs = *cfg->obs;
+	size_t ng = s->slots.n_global;
+	e->global = itd_calloc(ng, sizeof *e->global);
+	e->before = itd_calloc(ng, sizeof *e->before);
+	e->scratch = itd_calloc(ng, sizeof *e->scratch);
+	e->draining = itd_calloc(s->intake_capacity, sizeof *e->draining);
+	e->blocks_by_rule = itd_calloc(s->n_safety ? s->n_safety : 1, sizeof *e->blocks_by_rule);
+	if (!e->global || !e->before || !e->scratch || !e->draining || !e->blocks_by_rule)
+		goto fail;
+	if (itd_intents_init(&e->intents, s))
+		goto fail;
+	if (itd_intake_init(&e->intake, s->intake_capacity))
+		goto fail;
+
+	for (size_t i = 0; i < s->n_fields; i++)
+		e->global[i] = s->fields[i].initial;
+	e->global[s->slots.mode] =
+		(struct itd_value){.type = ITD_T_STR, .str = s->modes[s->initial_mode]};
+	e->global[s->slots.tick] = (struct itd_value){.type = ITD_T_NUM, .num = 0};
+	memcpy(e->before, e->global, ng * sizeof *e->global);
+	itd_rng_seed(&e->rng_retry, cfg->seed, "retry");
+	e->state_hash = hash_state(e);
+	*out = e;
+	return ITD_OK;
+fail:
+	itd_engine_destroy(e);
+	return ITD_ENOMEM;
+}
+
+void itd_engine_destroy(struct itd_engine *e)
+{
+	if (!e)
+		return;
+	if (e->intake.slots)
+		itd_intake_fini(&e->intake);
+	itd_intents_fini(&e->intents);
+	itd_free(e->global);
+	itd_free(e->before);
+	itd_free(e->scratch);
+	itd_free(e->draining);
+	itd_free(e->blocks_by_rule);
+	itd_free(e);
+}
+
+int itd_engine_step(struct itd_engine *e)
+{
+	const struct itd_slots *sl = &e->scn->slots;
+	e->tick++;
+	e->now_ms = itd_clock_tick_ms(&e->clock, e->tick);
+	memcpy(e->before, e->global, sl->n_global * sizeof *e->global);
+	e->global[sl->tick].num = (double)e->tick;
+	e->executed = NULL;
+	e->fault_src = NULL;
+	uint64_t faults_before = e->stats.faults;
+
+	itd_engine_phase_intake(e);
+	itd_engine_phase_dynamics(e);
+	itd_engine_phase_autonomy(e);
+	itd_engine_phase_gate(e); /* policy and safety */
+	itd_engine_phase_execute(e);
+
+	e->state_hash = hash_state(e);
+	e->stats.ticks++;
+	if (e->stats.faults != faults_before) {
+		struct itd_event ev = {.kind = ITD_EV_ENGINE_FAULT,
+				       .n = e->stats.faults - faults_before,
+				       .reason = "expression_not_finite",
+				       .detail = e->fault_src};
+		itd_engine_emit(e, &ev);
+	}
+	itd_engine_phase_report(e);
+	e->slip_ns = 0;
+	return ITD_OK;
+}
+
+uint64_t itd_engine_tick(const struct itd_engine *e)
+{
+	return e->tick;
+}
+
+int64_t itd_engine_now_ms(const struct itd_engine *e)
+{
+	return e->now_ms;
+}
+
+const struct itd_scenario *itd_engine_scenario(const struct itd_engine *e)
+{
+	return e->scn;
+}
+
+const struct itd_value *itd_engine_state(const struct itd_engine *e)
+{
+	return e->global;
+}
+
+const struct itd_value *itd_engine_before(const struct itd_engine *e)
+{
+	return e->before;
+}
+
+const char *itd_engine_mode(const struct itd_engine *e)
+{
+	return e->global[e->scn->slots.mode].str;
+}
+
+const struct itd_gate *itd_engine_gate(const struct itd_engine *e)
+{
+	return &e->gate;
+}
+
+const struct itd_intent *itd_engine_executed(const struct itd_engine *e)
+{
+	return e->executed;
+}
+
+uint64_t itd_engine_state_hash(const struct itd_engine *e)
+{
+	return e->state_hash;
+}
+
+struct itd_intents *itd_engine_intents(struct itd_engine *e)
+{
+	return &e->intents;
+}
+
+const struct itd_intents *itd_engine_intents_c(const struct itd_engine *e)
+{
+	return &e->intents;
+}
+
+void itd_engine_stats(const struct itd_engine *e, struct itd_engine_stats *out)
+{
+	*out = e->stats;
+	out->rejected += e->intents.n_rejected;
+	out->intake_full = e->intake.full;
+}
+
+uint64_t itd_engine_blocks_by_rule(const struct itd_engine *e, size_t rule)
+{
+	return rule < e->scn->n_safety ? e->blocks_by_rule[rule] : 0;
+}

@@ -1,0 +1,95 @@
+/* engine_int.h: the engine's private state, shared by its files. */
+#ifndef ITD_ENGINE_INT_H
+#define ITD_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "engine.h"
+
+enum itd_input_kind {
+	ITD_IN_SUBMIT,   /* create an intent */
+	ITD_IN_CANCEL,   /* cancel an intent */
+	ITD_IN_SET,      /* fault injection: set a state field */
+};
+
+/* One queued input.  Strings live inside the slot (offsets, not
+ * pointers), so slots can be copied. */
+struct itd_input {
+	enum itd_input_kind kind;          /* what */
+	uint64_t arrival;                  /* arrival number (1-based) */
+	int64_t received_ms;               /* when it arrived */
+	struct itd_submission sub;         /* SUBMIT (pointers unused) */
+	struct itd_param_value params[ITD_MAX_PARAMS]; /* SUBMIT params; string
+							  values as offsets
+							  into str */
+	uint16_t str_off[ITD_MAX_PARAMS];  /* offset of each string param */
+	char str[ITD_PARAM_BYTES];         /* string parameter bytes */
+	char key[ITD_KEY_LEN];             /* idempotency key ("" none) */
+	char target[ITD_ID_LEN];           /* CANCEL: intent id */
+	const char *reason;                /* CANCEL: static reason */
+	uint32_t field;                    /* SET: field index */
+	struct itd_value value;            /* SET: value (numbers/bools, or a
+					      string the scenario owns) */
+};
+
+struct itd_intake {
+	pthread_mutex_t lock;              /* guards everything below */
+	struct itd_input *slots;           /* ring of cap inputs */
+	uint32_t cap, head, n;             /* ring position and fill */
+	uint64_t arrivals;                 /* inputs ever queued */
+	uint64_t full;                     /* submissions refused: queue full */
+};
+
+struct itd_engine {
+	const struct itd_scenario *scn;    /* definitions */
+	struct itd_clock clock;            /* stamps and pacing */
+	struct itd_observer obs;           /* event sink; obs.event may be NULL */
+	uint64_t tick;                     /* last tick run (0 before the first) */
+	int64_t now_ms;                    /* this tick's time */
+	struct itd_value *global;          /* state, mode, tick */
+	struct itd_value *before;          /* global at the start of the tick */
+	struct itd_value *scratch;         /* simultaneous assignment results */
+	struct itd_intents intents;        /* every intent */
+	struct itd_lock lock;              /* recovery lock */
+	struct itd_gate gate;              /* this tick's gate decision */
+	struct itd_intent *executed;       /* executed this tick, or NULL */
+	uint64_t state_hash;               /* hash after this tick */
+	struct itd_rng rng_retry;          /* `retry` stream: backoff jitter */
+	struct itd_intake intake;          /* inputs for the next tick */
+	struct itd_input *draining;        /* inputs being applied (cap slots) */
+	bool initial_applied;              /* scenario intents created */
+	struct itd_engine_stats stats;     /* counters */
+	uint64_t *blocks_by_rule;          /* per safety rule */
+	const char *fault_src;             /* last expression that faulted */
+	uint64_t slip_ns;                  /* this tick started this late (0: on time) */
+};
+
+/* Report an event to the observer (no-op without one). */
+static inline void itd_engine_emit(struct itd_engine *e, struct itd_event *ev)
+{
+	if (!e->obs.event)
+		return;
+	ev->tick = e->tick;
+	ev->ts_ms = e->now_ms;
+	e->obs.event(e->obs.ctx, e, ev);
+}
+
+/* Intake (engine_intake.c). */
+int itd_intake_init(struct itd_intake *q, uint32_t cap);
+void itd_intake_fini(struct itd_intake *q);
+/* Move every queued input into `out` (cap slots); returns how many. */
+uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out);
+
+/* Phases (engine_tick.c). */
+void itd_engine_phase_intake(struct itd_engine *e);
+void itd_engine_phase_dynamics(struct itd_engine *e);
+void itd_engine_phase_autonomy(struct itd_engine *e);
+void itd_engine_phase_gate(struct itd_engine *e);
+void itd_engine_phase_execute(struct itd_engine *e);
+void itd_engine_phase_report(struct itd_engine *e);
+
+/* Create an intent and report it (received + queued, or rejected). */
+struct itd_intent *itd_engine_create_intent(struct itd_engine *e,
+					     const struct itd_intent_spec *spec);
+
+#endif

@@ -1,0 +1,142 @@
+/* engine_intake.c: the bounded, thread-safe queue of inputs applied at the
+ * next tick's intake, in arrival order.  Producers (API threads, the CLI)
+ * copy their input into a ring slot under a mutex; the tick takes the whole
+ * ring at once.  A full queue refuses the input (counted) and keeps
+ * everything already accepted. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+int itd_intake_init(struct itd_intake *q, uint32_t cap)
+{
+	memset(q, 0, sizeof *q);
+	q->slots = itd_calloc(cap, sizeof *q->slots);
+	if (!q->slots)
+		return ITD_ENOMEM;
+	q->cap = cap;
+	if (pthread_mutex_init(&q->lock, NULL)) {
+		itd_free(q->slots);
+		q->slots = NULL;
+		return ITD_EINTERNAL;
+	}
+	return ITD_OK;
+}
+
+void itd_intake_fini(struct itd_intake *q)
+{
+	pthread_mutex_destroy(&q->lock);
+	itd_free(q->slots);
+	q->slots = NULL;
+}
+
+/* Reserve the next slot (lock held); NULL if full. */
+static struct itd_input *reserve(struct itd_intake *q)
+{
+	if (q->n == q->cap)
+		return NULL;
+	struct itd_input *in = &q->slots[(q->head + q->n) % q->cap];
+	q->n++;
+	memset(in, 0, sizeof *in);
+	in->arrival = ++q->arrivals;
+	in->received_ms = itd_clock_wall_ms();
+	return in;
+}
+
+uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out)
+{
+	pthread_mutex_lock(&q->lock);
+	uint32_t n = q->n;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = q->slots[(q->head + i) % q->cap];
+	q->head = (q->head + n) % q->cap;
+	q->n = 0;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
+		      uint64_t *arrival_out, char *msg, size_t cap)
+{
+	if (sub->n_params > ITD_MAX_PARAMS) {
+		snprintf(msg, cap, "too many parameters (at most %d)", ITD_MAX_PARAMS);
+		return ITD_EINVAL;
+	}
+	struct itd_intent_spec spec = {
+		.type = sub->type, .source = sub->source, .priority = sub->priority,
+		.goal = sub->goal, .params = sub->params, .n_params = sub->n_params,
+		.deadline_ticks = sub->deadline_ticks,
+		.idempotency_key = sub->idempotency_key, .body_hash = sub->body_hash};
+	/* The scenario is immutable, so validating outside the lock is safe. */
+	int rc = itd_intents_validate(&e->intents, &spec, msg, cap);
+	if (rc)
+		return rc;
+
+	struct itd_intake *q = &e->intake;
+	pthread_mutex_lock(&q->lock);
+	struct itd_input *in = reserve(q);
+	if (!in) {
+		q->full++;
+		pthread_mutex_unlock(&q->lock);
+		snprintf(msg, cap, "intake queue full (%u inputs)", q->cap);
+		return ITD_EFULL;
+	}
+	in->kind = ITD_IN_SUBMIT;
+	in->sub = *sub;
+	in->sub.params = NULL;
+	in->sub.idempotency_key = NULL;
+	size_t used = 0;
+	for (size_t i = 0; i < sub->n_params; i++) {
+		in->params[i] = sub->params[i];
+		if (sub->params[i].value.type == ITD_T_STR) {
+			size_t n = strlen(sub->params[i].value.str) + 1;
+			memcpy(in->str + used, sub->params[i].value.str, n);
+			in->str_off[i] = (uint16_t)used;
+			used += n; /* validated: fits in ITD_PARAM_BYTES */
+		}
+	}
+	if (sub->idempotency_key)
+		memcpy(in->key, sub->idempotency_key, strlen(sub->idempotency_key) + 1);
+	if (arrival_out)
+		*arrival_out = in->arrival;
+	pthread_mutex_unlock(&q->lock);
+	return ITD_OK;
+}
+
+int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason)
+{
+	if (strlen(id) >= ITD_ID_LEN)
+		return ITD_EINVAL;
+	struct itd_intake *q = &e->intake;
+	pthread_mutex_lock(&q->lock);
+	struct itd_input *in = reserve(q);
+	if (!in) {
+		q->full++;
+		pthread_mutex_unlock(&q->lock);
+		return ITD_EFULL;
+	}
+	in->kind = ITD_IN_CANCEL;
+	memcpy(in->target, id, strlen(id) + 1);
+	in->reason = reason ? reason : "cancelled";
+	pthread_mutex_unlock(&q->lock);
+	return ITD_OK;
+}
+
+int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v)
+{
+	if (field >= e->scn->n_fields || v.type != e->scn->fields[field].type)
+		return ITD_EINVAL;
+	struct itd_intake *q = &e->intake;
+	pthread_mutex_lock(&q->lock);
+	struct itd_input *in = reserve(q);
+	if (!in) {
+		q->full++;
+		pthread_mutex_unlock(&q->lock);
+		return ITD_EFULL;
+	}
+	in->kind = ITD_IN_SET;
+	in->field = field;
+	in->value = v;
+	pthread_mutex_unlock(&q->lock);
+	return ITD_OK;
+}

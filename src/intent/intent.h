@@ -1,0 +1,209 @@
+/* intent.h: durable intent records (SPEC §4): deterministic ids, the
+ * lifecycle state machine, per-intent transition history, the archive
+ * (terminal intents are kept, never deleted), idempotency keys, deadlines
+ * and retry backoff.  The lifecycle diagram and its transition table are at
+ * the top of intent_lifecycle.c.
+ *
+ * Storage is fixed at creation from the scenario's capacities: the record
+ * pool, the history pool and each intent's expression frame are allocated
+ * once, so creating, transitioning and archiving intents on the tick never
+ * allocates.  Record n (0-based) holds the intent with sequence number n+1,
+ * whose id is "i-" followed by the zero-padded sequence number. */
+#ifndef ITD_INTENT_H
+#define ITD_INTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "expr/expr.h"
+#include "scenario/scenario.h"
+
+enum itd_status {
+	ITD_ST_RECEIVED = 0,      /* accepted, not yet queued */
+	ITD_ST_QUEUED,            /* waiting to be selected */
+	ITD_ST_BLOCKED,           /* selected and blocked by a safety rule; still active */
+	ITD_ST_AUTHORIZED,        /* passed the gate this tick */
+	ITD_ST_EXECUTING,         /* its effect is being applied this tick */
+	ITD_ST_BACKOFF,           /* failed; waiting for its retry tick */
+	ITD_ST_AWAITING_APPROVAL, /* needs a human decision */
+	ITD_ST_COMPLETED,         /* terminal: completion condition met */
+	ITD_ST_FAILED,            /* terminal: failed with no retry left */
+	ITD_ST_CANCELLED,         /* terminal: cancelled */
+	ITD_ST_EXPIRED,           /* terminal: deadline passed */
+	ITD_ST_DENIED,            /* terminal: approval denied */
+	ITD_ST_COUNT
+};
+
+/* Lower-case name as in telemetry and the API ("queued"); "?" if invalid. */
+const char *itd_status_name(enum itd_status s);
+/* Parse a status name; -1 if unknown. */
+int itd_status_parse(const char *name);
+/* True for completed, failed, cancelled, expired and denied. */
+bool itd_status_terminal(enum itd_status s);
+
+enum itd_source {
+	ITD_SRC_GROUND = 0,  /* operator, API, CLI, scenario file */
+	ITD_SRC_AUTONOMOUS,  /* injected by the system's own rules */
+	ITD_SRC_PLAYBOOK,    /* a playbook */
+	ITD_SRC_SCHEDULE,    /* a schedule */
+	ITD_SRC_COUNT
+};
+
+const char *itd_source_name(enum itd_source s);
+int itd_source_parse(const char *name);
+
+enum itd_verdict {
+	ITD_VERDICT_NONE = 0,  /* not yet evaluated by the gate */
+	ITD_VERDICT_AUTHORIZED,
+	ITD_VERDICT_BLOCKED,
+	ITD_VERDICT_DEFERRED,  /* not selected, or waiting (backoff) */
+	ITD_VERDICT_DENIED,
+};
+
+const char *itd_verdict_name(enum itd_verdict v);
+
+/* One lifecycle transition.  Reasons are static strings or strings owned by
+ * the scenario (rule ids), so recording one never allocates. */
+struct itd_transition {
+	uint64_t tick;          /* tick at which it happened */
+	uint8_t from, to;       /* enum itd_status */
+	const char *reason;     /* e.g. "safe_mode_mission_blocked", "submitted" */
+};
+
+#define ITD_ID_LEN 24          /* "i-" + up to 20 digits + NUL */
+#define ITD_EXPLAIN_LEN 256    /* a verdict's explanation */
+#define ITD_KEY_LEN 64         /* idempotency key (bytes, incl. NUL) */
+#define ITD_PARAM_BYTES 256    /* string parameter storage per intent */
+
+struct itd_intent {
+	char id[ITD_ID_LEN];         /* "i-000001" */
+	uint64_t seq;                /* sequence number (1-based) */
+	uint32_t type;               /* index into scenario types */
+	enum itd_source source;      /* who asked */
+	enum itd_status status;      /* lifecycle state */
+	double priority;             /* as submitted */
+	struct itd_goal goal;        /* optional goal */
+	uint64_t created_tick;       /* tick it was applied at */
+	uint64_t deadline_tick;      /* expires after this tick; 0 = never */
+	uint64_t retry_tick;         /* BACKOFF: queued again at this tick */
+	int64_t received_ms;         /* wall/sim time of receipt (latency) */
+	uint64_t evaluations;        /* ticks it was scored */
+	uint64_t blocked_ticks;      /* ticks it was picked and blocked */
+	uint64_t executions;         /* effects applied */
+	uint64_t attempts;           /* execution attempts (incl. failed) */
+	double score;                /* last score (own + adjustment) */
+	enum itd_verdict verdict;    /* last verdict */
+	const char *verdict_rule;    /* rule id of the last block, or NULL */
+	char explain[ITD_EXPLAIN_LEN]; /* explanation of the last verdict change */
+	uint64_t verdict_tick;       /* tick of the last verdict change */
+	uint64_t reported_tick;      /* last tick a block was reported (flood control) */
+	uint64_t first_exec_tick;    /* first execution (0: none yet) */
+	char key[ITD_KEY_LEN];       /* idempotency key, "" if none */
+	uint64_t body_hash;          /* hash of the submission body (idempotency) */
+	struct itd_transition *hist; /* history ring (history_per_intent entries) */
+	uint64_t n_hist;             /* transitions ever recorded (may exceed the ring) */
+	struct itd_value *frame;     /* this intent's expression slots */
+	char params[ITD_PARAM_BYTES];/* storage for string parameter values */
+	uint32_t params_used;        /* bytes of params in use */
+};
+
+/* A request to create an intent (from a submission, the scenario file, or
+ * autonomy).  Borrowed: the table copies what it keeps. */
+struct itd_intent_spec {
+	uint32_t type;                 /* intent type index */
+	enum itd_source source;        /* who asked */
+	double priority;               /* priority */
+	struct itd_goal goal;          /* optional goal */
+	const struct itd_param_value *params; /* given parameters */
+	size_t n_params;
+	uint64_t deadline_ticks;       /* 0: the type's default */
+	const char *idempotency_key;   /* NULL or "" for none */
+	uint64_t body_hash;            /* hash of the body for idempotency */
+	int64_t received_ms;           /* receipt time */
+};
+
+/* The intent table: every intent of a run, active and archived. */
+struct itd_intents {
+	const struct itd_scenario *scn; /* definitions (borrowed) */
+	struct itd_intent *rec;      /* record pool; rec[seq-1] */
+	uint64_t n;                  /* records in use (= last seq) */
+	uint64_t cap;                /* pool capacity (max_intents) */
+	uint32_t *active;            /* record indices of non-terminal intents, by seq */
+	uint32_t n_active;
+	struct itd_transition *hist_pool; /* cap * hist_cap transitions */
+	uint32_t hist_cap;           /* per intent */
+	struct itd_value *frame_pool;/* cap * n_intent_slots values */
+	uint64_t *keys;              /* idempotency table: seq per slot, 0 = empty */
+	uint64_t n_keys_cap;         /* power of two */
+	uint64_t by_status[ITD_ST_COUNT]; /* current count of intents per status */
+	uint64_t n_rejected;         /* creations refused (full, invalid) */
+};
+
+/* Allocate a table sized from the scenario (max_intents,
+ * history_per_intent).  Returns 0, ITD_ENOMEM. */
+int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn);
+void itd_intents_fini(struct itd_intents *t);
+
+/* Check a spec against the scenario (type, goal use and metric, params
+ * declared/required/typed, string param sizes, key length).  Returns 0 or
+ * ITD_EINVAL with a precise message in msg. */
+int itd_intents_validate(const struct itd_intents *t, const struct itd_intent_spec *spec,
+			 char *msg, size_t cap);
+
+/* Look up an idempotency key: returns the intent holding it or NULL. */
+struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key);
+
+/* Create an intent at `tick` (status RECEIVED with its first history
+ * entry, then QUEUED).  If the spec carries an idempotency key already held
+ * by an intent: same body hash -> *out is the original and ITD_EEXISTS is
+ * returned; different body -> ITD_ECONFLICT.  ITD_EFULL when the pool is
+ * exhausted, ITD_EINVAL for a spec that fails validation (msg says why).
+ * Never allocates. */
+int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec, uint64_t tick,
+		       struct itd_intent **out, char *msg, size_t cap);
+
+/* Lookups: by id ("i-000042"), by sequence number; NULL if absent. */
+struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id);
+struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq);
+/* The i-th active intent in creation order (0 <= i < n_active). */
+static inline struct itd_intent *itd_intents_active(struct itd_intents *t, uint32_t i)
+{
+	return &t->rec[t->active[i]];
+}
+/* First active intent of a type, or NULL. */
+struct itd_intent *itd_intents_active_of_type(struct itd_intents *t, uint32_t type);
+
+/* Move an intent to `to` at `tick` with a reason (static or scenario-owned
+ * string), recording the transition.  Returns ITD_ESTATE (and changes
+ * nothing) if the lifecycle does not allow it.  A move to a terminal state
+ * archives the intent (it leaves the active list, the record stays). */
+int itd_intent_transition(struct itd_intents *t, struct itd_intent *in, enum itd_status to,
+			  uint64_t tick, const char *reason);
+/* True if the lifecycle allows from -> to. */
+bool itd_intent_can(enum itd_status from, enum itd_status to);
+
+/* Transitions still held in memory (the ring keeps the most recent
+ * history_per_intent; n_hist counts them all, telemetry has every one),
+ * and the k-th of them, oldest first (0 <= k < n_held). */
+uint64_t itd_intent_n_held(const struct itd_intents *t, const struct itd_intent *in);
+const struct itd_transition *itd_intent_hist(const struct itd_intents *t,
+					     const struct itd_intent *in, uint64_t k);
+
+/* Backoff in ticks before attempt number `attempt` (2 = first retry), from
+ * the type's retry policy and the `retry` RNG stream. */
+uint64_t itd_intent_backoff(const struct itd_retry *p, uint64_t attempt, struct itd_rng *rng);
+
+/* Refresh the intent's dynamic expression slots (counters, age,
+ * goal.value) and evaluate its type's vars, against the global frame at
+ * `tick`.  Returns 0 or ITD_ERANGE if a var is not finite (then the var
+ * keeps its previous value). */
+int itd_intent_refresh(struct itd_intents *t, struct itd_intent *in,
+		       const struct itd_value *global, uint64_t tick);
+
+/* A string parameter's value stored in the intent, or NULL. */
+const struct itd_value *itd_intent_param(const struct itd_intents *t,
+					 const struct itd_intent *in, uint32_t param);
+
+#endif

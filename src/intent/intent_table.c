@@ -1,0 +1,293 @@
+/* intent_table.c: the table of every intent of a run: fixed pools sized at
+ * load, deterministic ids, creation with validation, lookups and the
+ * idempotency-key index. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "intent.h"
+
+int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn)
+{
+	memset(t, 0, sizeof *t);
+	t->scn = scn;
+	t->cap = scn->max_intents;
+	t->hist_cap = scn->history_per_intent < 4 ? 4 : scn->history_per_intent;
+	size_t n_slots = scn->slots.n_intent ? scn->slots.n_intent : 1;
+	t->n_keys_cap = 16;
+	while (t->n_keys_cap < 2 * t->cap)
+		t->n_keys_cap <<= 1;
+
+	t->rec = itd_calloc(t->cap, sizeof *t->rec);
+	t->active = itd_calloc(t->cap, sizeof *t->active);
+	t->hist_pool = itd_calloc(t->cap * t->hist_cap, sizeof *t->hist_pool);
+	t->frame_pool = itd_calloc(t->cap * n_slots, sizeof *t->frame_pool);
+	t->keys = itd_calloc(t->n_keys_cap, sizeof *t->keys);
+	if (!t->rec || !t->active || !t->hist_pool || !t->frame_pool || !t->keys)
+		goto fail;
+	for (uint64_t i = 0; i < t->cap; i++) {
+		t->rec[i].hist = &t->hist_pool[i * t->hist_cap];
+		t->rec[i].frame = &t->frame_pool[i * n_slots];
+	}
+	return ITD_OK;
+fail:
+	itd_intents_fini(t);
+	return ITD_ENOMEM;
+}
+
+void itd_intents_fini(struct itd_intents *t)
+{
+	itd_free(t->rec);
+	itd_free(t->active);
+	itd_free(t->hist_pool);
+	itd_free(t->frame_pool);
+	itd_free(t->keys);
+	memset(t, 0, sizeof *t);
+}
+
+static uint64_t key_hash(const char *key)
+{
+	return itd_hash64(key, strlen(key), 0x6b6579);
+}
+
+struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key)
+{
+	if (!key || !*key)
+		return NULL;
+	uint64_t mask = t->n_keys_cap - 1;
+	for (uint64_t i = key_hash(key) & mask;; i = (i + 1) & mask) {
+		uint64_t seq = t->keys[i];
+		if (!seq)
+			return NULL;
+		if (!strcmp(t->rec[seq - 1].key, key))
+			return &t->rec[seq - 1];
+	}
+}
+
+static void key_insert(struct itd_intents *t, const char *key, uint64_t seq)
+{
+	uint64_t mask = t->n_keys_cap - 1;
+	uint64_t i = key_hash(key) & mask;
+	while (t->keys[i])
+		i = (i + 1) & mask;
+	t->keys[i] = seq;
+}
+
+int itd_intents_validate(const struct itd_intents *t, const struct itd_intent_spec *spec,
+			 char *msg, size_t cap)
+{
+	const struct itd_scenario *s = t->scn;
+	if (spec->type >= s->n_types) {
+		snprintf(msg, cap, "unknown intent type #%" PRIu32, spec->type);
+		return ITD_EINVAL;
+	}
+	const struct itd_intent_type *ty = &s->types[spec->type];
+	if (spec->goal.present && ty->goal == ITD_GOAL_NONE) {
+		snprintf(msg, cap, "intent type '%s' takes no goal", ty->name);
+		return ITD_EINVAL;
+	}
+	if (!spec->goal.present && ty->goal == ITD_GOAL_REQUIRED) {
+		snprintf(msg, cap, "intent type '%s' requires a goal", ty->name);
+		return ITD_EINVAL;
+	}
+	if (spec->goal.present) {
+		if (spec->goal.metric >= s->n_fields ||
+		    s->fields[spec->goal.metric].type != ITD_T_NUM) {
+			snprintf(msg, cap, "goal metric must be a number state field");
+			return ITD_EINVAL;
+		}
+		if (!(spec->goal.tolerance >= 0) || spec->goal.reference != spec->goal.reference) {
+			snprintf(msg, cap, "goal reference must be a number and tolerance >= 0");
+			return ITD_EINVAL;
+		}
+	}
+	if (spec->priority != spec->priority) {
+		snprintf(msg, cap, "priority must be a number");
+		return ITD_EINVAL;
+	}
+	size_t str_bytes = 0;
+	for (size_t i = 0; i < spec->n_params; i++) {
+		const struct itd_param_value *pv = &spec->params[i];
+		if (pv->param >= ty->n_params) {
+			snprintf(msg, cap, "unknown parameter #%" PRIu32 " for '%s'", pv->param,
+				 ty->name);
+			return ITD_EINVAL;
+		}
+		const struct itd_param_def *pd = &ty->params[pv->param];
+		if (pv->value.type != pd->type) {
+			snprintf(msg, cap, "parameter '%s' must be a %s", pd->name,
+				 itd_type_name(pd->type));
+			return ITD_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (spec->params[j].param == pv->param) {
+				snprintf(msg, cap, "parameter '%s' given twice", pd->name);
+				return ITD_EINVAL;
+			}
+		if (pd->type == ITD_T_STR)
+			str_bytes += strlen(pv->value.str) + 1;
+	}
+	if (str_bytes > ITD_PARAM_BYTES) {
+		snprintf(msg, cap, "string parameters too long (%zu bytes, at most %d)", str_bytes,
+			 ITD_PARAM_BYTES);
+		return ITD_EINVAL;
+	}
+	for (size_t p = 0; p < ty->n_params; p++) {
+		if (!ty->params[p].required)
+			continue;
+		bool given = false;
+		for (size_t i = 0; i < spec->n_params; i++)
+			given |= spec->params[i].param == p;
+		if (!given) {
+			snprintf(msg, cap, "parameter '%s' is required for '%s'",
+				 ty->params[p].name, ty->name);
+			return ITD_EINVAL;
+		}
+	}
+	if (spec->idempotency_key && strlen(spec->idempotency_key) >= ITD_KEY_LEN) {
+		snprintf(msg, cap, "idempotency_key longer than %d bytes", ITD_KEY_LEN - 1);
+		return ITD_EINVAL;
+	}
+	return ITD_OK;
+}
+
+/* Fill the intent's static expression slots and its parameters. */
+static void fill_frame(struct itd_intents *t, struct itd_intent *in,
+		       const struct itd_intent_spec *spec)
+{
+	const struct itd_scenario *s = t->scn;
+	const struct itd_slots *sl = &s->slots;
+	const struct itd_intent_type *ty = &s->types[in->type];
+	struct itd_value *f = in->frame;
+	for (uint32_t i = 0; i < sl->n_intent; i++)
+		f[i] = (struct itd_value){.type = ITD_T_NONE};
+	f[sl->i_type] = (struct itd_value){.type = ITD_T_STR, .str = ty->name};
+	f[sl->i_source] = (struct itd_value){.type = ITD_T_STR, .str = itd_source_name(in->source)};
+	f[sl->i_id] = (struct itd_value){.type = ITD_T_STR, .str = in->id};
+	f[sl->i_priority] = (struct itd_value){.type = ITD_T_NUM, .num = in->priority};
+	f[sl->i_created_tick] =
+		(struct itd_value){.type = ITD_T_NUM, .num = (double)in->created_tick};
+	f[sl->i_recovery] = (struct itd_value){.type = ITD_T_BOOL, .b = ty->recovers >= 0};
+	const char *metric = in->goal.present ? s->fields[in->goal.metric].name : "";
+	f[sl->i_goal_metric] = (struct itd_value){.type = ITD_T_STR, .str = metric};
+	f[sl->i_goal_reference] = (struct itd_value){.type = ITD_T_NUM, .num = in->goal.reference};
+	f[sl->i_goal_tolerance] = (struct itd_value){.type = ITD_T_NUM, .num = in->goal.tolerance};
+	for (size_t d = 0; d < s->n_domains; d++)
+		f[sl->i_domains + d] = (struct itd_value){
+			.type = ITD_T_BOOL, .b = (ty->domains >> d) & 1};
+	for (size_t g = 0; g < s->n_flags; g++)
+		f[sl->i_flags + g] = (struct itd_value){.type = ITD_T_BOOL, .b = (ty->flags >> g) & 1};
+
+	/* Parameters: declared defaults first, then the given values; string
+	 * values are copied into the record's own storage. */
+	in->params_used = 0;
+	for (size_t p = 0; p < ty->n_params; p++)
+		if (ty->params[p].has_default)
+			f[ty->params[p].slot & ~ITD_SLOT_INTENT] = ty->params[p].def;
+	for (size_t i = 0; i < spec->n_params; i++) {
+		const struct itd_param_def *pd = &ty->params[spec->params[i].param];
+		struct itd_value v = spec->params[i].value;
+		if (v.type == ITD_T_STR) {
+			size_t n = strlen(v.str) + 1;
+			char *dst = in->params + in->params_used;
+			memcpy(dst, v.str, n);
+			in->params_used += (uint32_t)n;
+			v.str = dst;
+		}
+		f[pd->slot & ~ITD_SLOT_INTENT] = v;
+	}
+}
+
+int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec, uint64_t tick,
+		       struct itd_intent **out, char *msg, size_t cap)
+{
+	*out = NULL;
+	int rc = itd_intents_validate(t, spec, msg, cap);
+	if (rc) {
+		t->n_rejected++;
+		return rc;
+	}
+	const char *key = spec->idempotency_key;
+	if (key && *key) {
+		struct itd_intent *orig = itd_intents_by_key(t, key);
+		if (orig) {
+			if (orig->body_hash == spec->body_hash) {
+				*out = orig;
+				return ITD_EEXISTS;
+			}
+			snprintf(msg, cap, "idempotency_key '%s' was used by %s with a different body",
+				 key, orig->id);
+			return ITD_ECONFLICT;
+		}
+	}
+	if (t->n >= t->cap) {
+		snprintf(msg, cap, "intent table full (%" PRIu64 " intents; raise engine.max_intents)",
+			 t->cap);
+		t->n_rejected++;
+		return ITD_EFULL;
+	}
+	struct itd_intent *in = &t->rec[t->n];
+	struct itd_transition *hist = in->hist;
+	struct itd_value *frame = in->frame;
+	memset(in, 0, sizeof *in);
+	in->hist = hist;
+	in->frame = frame;
+	in->seq = ++t->n;
+	snprintf(in->id, sizeof in->id, "i-%06" PRIu64, in->seq);
+	in->type = spec->type;
+	in->source = spec->source;
+	in->priority = spec->priority;
+	in->goal = spec->goal;
+	in->created_tick = tick;
+	uint64_t dl = spec->deadline_ticks ? spec->deadline_ticks
+					   : t->scn->types[spec->type].deadline_ticks;
+	in->deadline_tick = dl ? tick + dl : 0;
+	in->received_ms = spec->received_ms;
+	in->body_hash = spec->body_hash;
+	in->status = ITD_ST_RECEIVED;
+	in->verdict = ITD_VERDICT_NONE;
+	if (key && *key) {
+		memcpy(in->key, key, strlen(key) + 1);
+		key_insert(t, in->key, in->seq);
+	}
+	fill_frame(t, in, spec);
+	/* The receipt is the first history entry. */
+	in->hist[0] = (struct itd_transition){
+		.tick = tick, .from = ITD_ST_RECEIVED, .to = ITD_ST_RECEIVED,
+		.reason = itd_source_name(spec->source)};
+	in->n_hist = 1;
+	t->by_status[ITD_ST_RECEIVED]++;
+	t->active[t->n_active++] = (uint32_t)(in->seq - 1);
+	rc = itd_intent_transition(t, in, ITD_ST_QUEUED, tick, "accepted");
+	*out = in;
+	return rc;
+}
+
+struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq)
+{
+	return seq >= 1 && seq <= t->n ? &t->rec[seq - 1] : NULL;
+}
+
+struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id)
+{
+	if (!id || id[0] != 'i' || id[1] != '-' || !id[2])
+		return NULL;
+	uint64_t seq = 0;
+	for (const char *p = id + 2; *p; p++) {
+		if (*p < '0' || *p > '9' || seq > UINT64_MAX / 10 - 1)
+			return NULL;
+		seq = seq * 10 + (uint64_t)(*p - '0');
+	}
+	struct itd_intent *in = itd_intents_at(t, seq);
+	return in && !strcmp(in->id, id) ? in : NULL;
+}
+
+struct itd_intent *itd_intents_active_of_type(struct itd_intents *t, uint32_t type)
+{
+	for (uint32_t i = 0; i < t->n_active; i++) {
+		struct itd_intent *in = itd_intents_active(t, i);
+		if (in->type == type)
+			return in;
+	}
+	return NULL;
+}

@@ -1,0 +1,312 @@
+/* telemetry_events.c: payload encoders for the engine's events.  Each
+ * payload carries the ids, types and deciding values of its event, so a
+ * reader never needs another event to understand one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "telemetry_events.h"
+
+static void write_value(struct itd_jw *w, const struct itd_value *v)
+{
+	switch (v->type) {
+	case ITD_T_NUM:
+		itd_jw_num(w, v->num);
+		break;
+	case ITD_T_BOOL:
+		itd_jw_bool(w, v->b);
+		break;
+	case ITD_T_STR:
+		itd_jw_str(w, v->str);
+		break;
+	case ITD_T_NONE:
+		itd_jw_null(w);
+		break;
+	}
+}
+
+static void write_goal(struct itd_jw *w, const struct itd_scenario *s, const struct itd_goal *g)
+{
+	itd_jw_key(w, "goal");
+	if (!g->present) {
+		itd_jw_null(w);
+		return;
+	}
+	itd_jw_obj_begin(w);
+	itd_jw_kstr(w, "metric", s->fields[g->metric].name);
+	itd_jw_knum(w, "reference", g->reference);
+	itd_jw_knum(w, "tolerance", g->tolerance);
+	itd_jw_obj_end(w);
+}
+
+/* Members every intent event starts with. */
+static void write_intent_head(struct itd_jw *w, const struct itd_scenario *s,
+			      const struct itd_intent *in)
+{
+	itd_jw_kstr(w, "intent_id", in->id);
+	itd_jw_kstr(w, "type", s->types[in->type].name);
+	itd_jw_kstr(w, "status", itd_status_name(in->status));
+}
+
+static void write_received(struct itd_jw *w, const struct itd_engine *e,
+			   const struct itd_intent *in)
+{
+	const struct itd_scenario *s = itd_engine_scenario(e);
+	const struct itd_intents *t = itd_engine_intents_c(e);
+	const struct itd_intent_type *ty = &s->types[in->type];
+	itd_jw_kstr(w, "source", itd_source_name(in->source));
+	itd_jw_knum(w, "priority", in->priority);
+	write_goal(w, s, &in->goal);
+	itd_jw_key(w, "params");
+	itd_jw_obj_begin(w);
+	for (uint32_t p = 0; p < ty->n_params; p++) {
+		const struct itd_value *v = itd_intent_param(t, in, p);
+		if (!v)
+			continue;
+		itd_jw_key(w, ty->params[p].name);
+		write_value(w, v);
+	}
+	itd_jw_obj_end(w);
+	itd_jw_ku64(w, "created_tick", in->created_tick);
+	itd_jw_key(w, "deadline_tick");
+	if (in->deadline_tick)
+		itd_jw_u64(w, in->deadline_tick);
+	else
+		itd_jw_null(w);
+	if (in->key[0])
+		itd_jw_kstr(w, "idempotency_key", in->key);
+}
+
+/* policy.evaluated: every eligible intent's score and the selection. */
+static void write_scores(struct itd_jw *w, const struct itd_engine *e)
+{
+	const struct itd_intents *t = itd_engine_intents_c(e);
+	itd_jw_key(w, "scores");
+	itd_jw_obj_begin(w);
+	for (uint32_t i = 0; i < t->n_active; i++) {
+		const struct itd_intent *in = &t->rec[t->active[i]];
+		if (!itd_policy_eligible(in) && in->status != ITD_ST_AUTHORIZED &&
+		    in->status != ITD_ST_EXECUTING)
+			continue;
+		if (in->evaluations == 0)
+			continue;
+		itd_jw_knum(w, in->id, in->score);
+	}
+	itd_jw_obj_end(w);
+}
+
+static void write_critical(struct itd_jw *w, const struct itd_scenario *s, uint64_t mask)
+{
+	itd_jw_key(w, "critical_domains");
+	itd_jw_arr_begin(w);
+	for (size_t i = 0; i < s->n_critical; i++)
+		if (mask >> i & 1)
+			itd_jw_str(w, s->domains[s->critical[i].domain]);
+	itd_jw_arr_end(w);
+}
+
+void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e)
+{
+	const struct itd_scenario *s = itd_engine_scenario(e);
+	const struct itd_value *st = itd_engine_state(e);
+	const struct itd_gate *g = itd_engine_gate(e);
+	const struct itd_intent *x = itd_engine_executed(e);
+
+	itd_jw_key(w, "state");
+	itd_jw_obj_begin(w);
+	for (size_t i = 0; i < s->n_fields; i++) {
+		itd_jw_key(w, s->fields[i].name);
+		write_value(w, &st[i]);
+	}
+	itd_jw_kstr(w, "mode", itd_engine_mode(e));
+	itd_jw_obj_end(w);
+
+	itd_jw_key(w, "policy");
+	itd_jw_obj_begin(w);
+	itd_jw_kstr(w, "selected_intent_id", g->selected ? g->selected->id : NULL);
+	write_scores(w, e);
+	itd_jw_obj_end(w);
+
+	itd_jw_key(w, "execution");
+	itd_jw_obj_begin(w);
+	itd_jw_kstr(w, "executed_intent_id", x ? x->id : NULL);
+	itd_jw_kbool(w, "override_applied", g->override_critical >= 0);
+	itd_jw_kbool(w, "lock_applied", g->lock_applied);
+	itd_jw_obj_end(w);
+
+	bool blocked = g->verdict == ITD_VERDICT_BLOCKED;
+	itd_jw_key(w, "safety");
+	itd_jw_obj_begin(w);
+	itd_jw_kbool(w, "blocked", blocked);
+	itd_jw_kstr(w, "blocked_intent_id", blocked ? g->pick->id : NULL);
+	write_critical(w, s, g->critical);
+	itd_jw_kstr(w, "reason", blocked ? g->rule->id : NULL);
+	itd_jw_kstr(w, "explain", blocked ? g->explain : NULL);
+	itd_jw_obj_end(w);
+
+	char hex[17];
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)itd_engine_state_hash(e));
+	itd_jw_kstr(w, "state_hash", hex);
+}
+
+/* state.updated: the changed fields with their values before and after. */
+static void write_changes(struct itd_jw *w, const struct itd_engine *e, const char *cause)
+{
+	const struct itd_scenario *s = itd_engine_scenario(e);
+	const struct itd_value *a = itd_engine_before(e), *b = itd_engine_state(e);
+	itd_jw_kstr(w, "cause", cause);
+	itd_jw_key(w, "changes");
+	itd_jw_arr_begin(w);
+	for (size_t i = 0; i <= s->n_fields; i++) {
+		uint32_t slot = i < s->n_fields ? (uint32_t)i : s->slots.mode;
+		const struct itd_value *va = &a[slot], *vb = &b[slot];
+		bool same = va->type == ITD_T_NUM  ? va->num == vb->num :
+			    va->type == ITD_T_BOOL ? va->b == vb->b :
+			    va->type == ITD_T_STR  ? !strcmp(va->str, vb->str) :
+						     true;
+		if (same)
+			continue;
+		itd_jw_obj_begin(w);
+		itd_jw_kstr(w, "field", i < s->n_fields ? s->fields[i].name : "mode");
+		itd_jw_key(w, "before");
+		write_value(w, va);
+		itd_jw_key(w, "after");
+		write_value(w, vb);
+		itd_jw_obj_end(w);
+	}
+	itd_jw_arr_end(w);
+}
+
+static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+{
+	struct itd_tel *t = ctx;
+	const struct itd_scenario *s = itd_engine_scenario(e);
+	const struct itd_intent *in = ev->intent;
+	struct itd_jw *w = itd_tel_begin(t, itd_event_name(ev->kind), itd_event_source(ev->kind),
+					 ev->tick, ev->ts_ms);
+	switch (ev->kind) {
+	case ITD_EV_INTENT_RECEIVED:
+		write_intent_head(w, s, in);
+		write_received(w, e, in);
+		break;
+	case ITD_EV_INTENT_REJECTED:
+		if (in)
+			write_intent_head(w, s, in);
+		itd_jw_kstr(w, "reason", ev->reason);
+		itd_jw_kstr(w, "message", ev->detail);
+		break;
+	case ITD_EV_INTENT_QUEUED:
+	case ITD_EV_INTENT_CANCELLED:
+		write_intent_head(w, s, in);
+		itd_jw_kstr(w, "reason", ev->reason);
+		break;
+	case ITD_EV_INTENT_BLOCKED: {
+		write_intent_head(w, s, in);
+		const struct itd_safety_rule *r = NULL;
+		for (size_t i = 0; i < s->n_safety; i++)
+			if (s->safety[i].id == ev->reason)
+				r = &s->safety[i];
+		itd_jw_kstr(w, "rule", ev->reason);
+		itd_jw_kstr(w, "message", r ? r->message : NULL);
+		itd_jw_kstr(w, "explain", ev->detail);
+		itd_jw_ku64(w, "blocked_ticks", ev->n);
+		itd_jw_kbool(w, "repeat", ev->suppressed_before);
+		break;
+	}
+	case ITD_EV_INTENT_AUTHORIZED:
+		write_intent_head(w, s, in);
+		itd_jw_kstr(w, "reason", ev->reason);
+		itd_jw_knum(w, "score", in->score);
+		break;
+	case ITD_EV_INTENT_EXECUTED:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "executions", in->executions);
+		itd_jw_ku64(w, "attempts", in->attempts);
+		break;
+	case ITD_EV_INTENT_COMPLETED:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "executions", in->executions);
+		itd_jw_ku64(w, "blocked_ticks", in->blocked_ticks);
+		itd_jw_ku64(w, "active_ticks", ev->tick - in->created_tick);
+		break;
+	case ITD_EV_INTENT_FAILED:
+		write_intent_head(w, s, in);
+		itd_jw_kstr(w, "reason", ev->reason);
+		itd_jw_kstr(w, "condition", ev->detail);
+		itd_jw_ku64(w, "attempts", ev->n);
+		break;
+	case ITD_EV_INTENT_RETRY_SCHEDULED:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "attempt", ev->n);
+		itd_jw_ku64(w, "retry_tick", ev->at_tick);
+		break;
+	case ITD_EV_INTENT_EXPIRED:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "deadline_tick", ev->n);
+		break;
+	case ITD_EV_POLICY_EVALUATED:
+		itd_jw_kstr(w, "selected_intent_id", in ? in->id : NULL);
+		itd_jw_key(w, "score");
+		if (in)
+			itd_jw_num(w, in->score);
+		else
+			itd_jw_null(w);
+		write_scores(w, e);
+		break;
+	case ITD_EV_SAFETY_OVERRIDE:
+		itd_jw_kstr(w, "domain", ev->reason);
+		write_intent_head(w, s, in);
+		itd_jw_kbool(w, "created", itd_engine_gate(e)->override_created);
+		break;
+	case ITD_EV_SAFETY_LOCK:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "ticks_left", ev->n);
+		break;
+	case ITD_EV_STATE_UPDATED:
+		write_changes(w, e, ev->reason);
+		break;
+	case ITD_EV_EXECUTION_LATENCY:
+		write_intent_head(w, s, in);
+		itd_jw_ku64(w, "ticks", ev->n);
+		itd_jw_knum(w, "ms", ev->ms);
+		break;
+	case ITD_EV_ENGINE_FAULT:
+		itd_jw_kstr(w, "reason", ev->reason);
+		itd_jw_kstr(w, "expression", ev->detail);
+		itd_jw_ku64(w, "count", ev->n);
+		break;
+	case ITD_EV_ENGINE_TICK:
+		itd_tel_write_frame(w, e);
+		break;
+	case ITD_EV_ENGINE_SLIP:
+		itd_jw_ku64(w, "ticks_late", ev->n);
+		itd_jw_knum(w, "ms_late", ev->ms);
+		break;
+	case ITD_EV_CONSOLE_APPLIED: {
+		int f = itd_scenario_field(s, ev->detail);
+		itd_jw_kstr(w, "command", ev->reason);
+		itd_jw_kstr(w, "field", ev->detail);
+		itd_jw_key(w, "value");
+		if (f >= 0)
+			write_value(w, &itd_engine_state(e)[f]);
+		else
+			itd_jw_null(w);
+		itd_jw_kbool(w, "fault_injection", true);
+		break;
+	}
+	case ITD_EV_COUNT:
+		break;
+	}
+	itd_tel_end(t);
+}
+
+static void on_tick_end(void *ctx, const struct itd_engine *e)
+{
+	itd_tel_tick_end(ctx, itd_engine_tick(e), itd_engine_now_ms(e));
+}
+
+void itd_tel_observer(struct itd_tel *t, struct itd_observer *obs)
+{
+	obs->event = on_event;
+	obs->tick_end = on_tick_end;
+	obs->ctx = t;
+}
