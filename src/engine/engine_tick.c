@@ -191,10 +191,41 @@ static void report_block(struct itd_engine *e, struct itd_intent *in)
 	itd_engine_emit(e, &ev);
 }
 
+/* An intent whose completion condition already holds (the dynamics or
+ * another intent reached its goal) completes without executing: running
+ * it again could only overshoot, e.g. a recovery whose target has moved. */
+static void settle_met_goals(struct itd_engine *e)
+{
+	struct itd_intents *t = &e->intents;
+	const struct itd_expr_frame base = {.global = e->global};
+	for (uint32_t i = t->n_active; i-- > 0;) {
+		struct itd_intent *in = itd_intents_active(t, i);
+		const struct itd_expr *cw = e->scn->types[in->type].complete_when;
+		if (!cw || !itd_policy_eligible(in))
+			continue;
+		if (itd_intent_refresh(t, in, e->global, e->tick))
+			e->stats.faults++;
+		struct itd_expr_frame fr = base;
+		fr.intent = in->frame;
+		bool done = false;
+		if (itd_expr_eval_bool(cw, &fr, &done)) {
+			fault(e, cw);
+			continue;
+		}
+		if (!done)
+			continue;
+		itd_intent_transition(t, in, ITD_ST_COMPLETED, e->tick, "goal_met");
+		struct itd_event c = {.kind = ITD_EV_INTENT_COMPLETED, .intent = in,
+				      .reason = "goal_met", .n = in->executions};
+		itd_engine_emit(e, &c);
+	}
+}
+
 void itd_engine_phase_gate(struct itd_engine *e)
 {
 	struct itd_gate *g = &e->gate;
 	g->n_faults = 0;
+	settle_met_goals(e);
 	itd_policy_score(&e->intents, e->global, e->tick, g);
 	struct itd_event ev = {.kind = ITD_EV_POLICY_EVALUATED, .intent = g->selected};
 	itd_engine_emit(e, &ev);

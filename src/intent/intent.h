@@ -7,8 +7,12 @@
  * Storage is fixed at creation from the scenario's capacities: the record
  * pool, the history pool and each intent's expression frame are allocated
  * once, so creating, transitioning and archiving intents on the tick never
- * allocates.  Record n (0-based) holds the intent with sequence number n+1,
- * whose id is "i-" followed by the zero-padded sequence number. */
+ * allocates.  The pool is a ring: the intent with sequence number q lives
+ * in record (q-1) % cap, and its id is "i-" followed by the zero-padded q.
+ * When the ring wraps, the record of a terminal intent is reused: that
+ * intent has been reported (telemetry, and the store when there is one)
+ * and leaves memory, counted in n_evicted; an active intent is never
+ * displaced (creation then fails with ITD_EFULL). */
 #ifndef ITD_INTENT_H
 #define ITD_INTENT_H
 
@@ -127,9 +131,10 @@ struct itd_intent_spec {
 /* The intent table: every intent of a run, active and archived. */
 struct itd_intents {
 	const struct itd_scenario *scn; /* definitions (borrowed) */
-	struct itd_intent *rec;      /* record pool; rec[seq-1] */
-	uint64_t n;                  /* records in use (= last seq) */
-	uint64_t cap;                /* pool capacity (max_intents) */
+	struct itd_intent *rec;      /* record ring; seq q in rec[(q-1) % cap] */
+	uint64_t n;                  /* intents ever created (= last seq) */
+	uint64_t cap;                /* ring capacity (max_intents) */
+	uint64_t n_evicted;          /* terminal intents whose record was reused */
 	uint32_t *active;            /* record indices of non-terminal intents, by seq */
 	uint32_t n_active;
 	struct itd_transition *hist_pool; /* cap * hist_cap transitions */
@@ -164,9 +169,12 @@ struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key);
 int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec, uint64_t tick,
 		       struct itd_intent **out, char *msg, size_t cap);
 
-/* Lookups: by id ("i-000042"), by sequence number; NULL if absent. */
+/* Lookups: by id ("i-000042"), by sequence number; NULL if absent or
+ * evicted from memory (see itd_intents_evicted). */
 struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id);
 struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq);
+/* True if seq was created but its record has since been reused. */
+bool itd_intents_evicted(const struct itd_intents *t, uint64_t seq);
 /* The i-th active intent in creation order (0 <= i < n_active). */
 static inline struct itd_intent *itd_intents_active(struct itd_intents *t, uint32_t i)
 {

@@ -7,6 +7,8 @@
  *      │                │                           ├─▶ backoff ─▶ queued (retry)
  *      │                │                           └─▶ failed (no retry left)
  *      └─▶ awaiting_approval ─▶ queued | denied
+ *   queued | blocked ─▶ completed   (its goal was met without it: never
+ *                                    execute an intent that is already done)
  *   any active state ─▶ cancelled | expired   (terminal states are archived)
  *
  * Transition → where it happens:
@@ -17,6 +19,7 @@
  *   executing → completed         engine execute phase (completion condition)
  *   executing → queued            engine execute phase (not yet complete)
  *   executing → backoff | failed  engine execute phase (fail condition)
+ *   queued/blocked → completed    engine policy phase (goal already met)
  *   backoff → queued              engine intake phase (retry tick reached)
  *   * → cancelled                 engine intake phase (cancel input)
  *   * → expired                   engine execute phase (deadline passed)
@@ -50,8 +53,9 @@ static const unsigned allowed[ITD_ST_COUNT] = {
 	[ITD_ST_RECEIVED] = BIT(ITD_ST_QUEUED) | BIT(ITD_ST_AWAITING_APPROVAL) |
 			    BIT(ITD_ST_DENIED) | TERMINAL_EXITS,
 	[ITD_ST_QUEUED] = BIT(ITD_ST_AUTHORIZED) | BIT(ITD_ST_BLOCKED) |
-			  BIT(ITD_ST_AWAITING_APPROVAL) | TERMINAL_EXITS,
-	[ITD_ST_BLOCKED] = BIT(ITD_ST_AUTHORIZED) | BIT(ITD_ST_QUEUED) | TERMINAL_EXITS,
+			  BIT(ITD_ST_AWAITING_APPROVAL) | BIT(ITD_ST_COMPLETED) | TERMINAL_EXITS,
+	[ITD_ST_BLOCKED] = BIT(ITD_ST_AUTHORIZED) | BIT(ITD_ST_QUEUED) | BIT(ITD_ST_COMPLETED) |
+			   TERMINAL_EXITS,
 	[ITD_ST_AUTHORIZED] = BIT(ITD_ST_EXECUTING) | BIT(ITD_ST_QUEUED) | TERMINAL_EXITS,
 	[ITD_ST_EXECUTING] = BIT(ITD_ST_COMPLETED) | BIT(ITD_ST_QUEUED) | BIT(ITD_ST_BACKOFF) |
 			     BIT(ITD_ST_FAILED),
@@ -158,7 +162,7 @@ int itd_intent_transition(struct itd_intents *t, struct itd_intent *in, enum itd
 	t->by_status[from]--;
 	t->by_status[to]++;
 	if (itd_status_terminal(to))
-		deactivate(t, (uint32_t)(in->seq - 1));
+		deactivate(t, (uint32_t)((in->seq - 1) % t->cap));
 	return ITD_OK;
 }
 

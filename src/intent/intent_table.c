@@ -59,8 +59,8 @@ struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key)
 		uint64_t seq = t->keys[i];
 		if (!seq)
 			return NULL;
-		if (!strcmp(t->rec[seq - 1].key, key))
-			return &t->rec[seq - 1];
+		if (!strcmp(t->rec[(seq - 1) % t->cap].key, key))
+			return &t->rec[(seq - 1) % t->cap];
 	}
 }
 
@@ -71,6 +71,29 @@ static void key_insert(struct itd_intents *t, const char *key, uint64_t seq)
 	while (t->keys[i])
 		i = (i + 1) & mask;
 	t->keys[i] = seq;
+}
+
+/* Remove seq's key (linear probing with backward-shift deletion, so no
+ * tombstones accumulate). */
+static void key_remove(struct itd_intents *t, const char *key, uint64_t seq)
+{
+	uint64_t mask = t->n_keys_cap - 1;
+	uint64_t i = key_hash(key) & mask;
+	while (t->keys[i] && t->keys[i] != seq)
+		i = (i + 1) & mask;
+	if (!t->keys[i])
+		return;
+	for (uint64_t j = (i + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
+		const struct itd_intent *o = &t->rec[(t->keys[j] - 1) % t->cap];
+		uint64_t home = key_hash(o->key) & mask;
+		/* Move j back to i unless its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!stays) {
+			t->keys[i] = t->keys[j];
+			i = j;
+		}
+	}
+	t->keys[i] = 0;
 }
 
 int itd_intents_validate(const struct itd_intents *t, const struct itd_intent_spec *spec,
@@ -220,13 +243,21 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 			return ITD_ECONFLICT;
 		}
 	}
+	struct itd_intent *in = &t->rec[t->n % t->cap];
 	if (t->n >= t->cap) {
-		snprintf(msg, cap, "intent table full (%" PRIu64 " intents; raise engine.max_intents)",
-			 t->cap);
-		t->n_rejected++;
-		return ITD_EFULL;
+		if (!itd_status_terminal(in->status)) {
+			snprintf(msg, cap,
+				 "intent table full (%" PRIu64 " intents, %s still active; raise "
+				 "engine.max_intents)",
+				 t->cap, in->id);
+			t->n_rejected++;
+			return ITD_EFULL;
+		}
+		/* The oldest record is terminal and reported: reuse it. */
+		if (in->key[0])
+			key_remove(t, in->key, in->seq);
+		t->n_evicted++;
 	}
-	struct itd_intent *in = &t->rec[t->n];
 	struct itd_transition *hist = in->hist;
 	struct itd_value *frame = in->frame;
 	memset(in, 0, sizeof *in);
@@ -257,7 +288,7 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 		.reason = itd_source_name(spec->source)};
 	in->n_hist = 1;
 	t->by_status[ITD_ST_RECEIVED]++;
-	t->active[t->n_active++] = (uint32_t)(in->seq - 1);
+	t->active[t->n_active++] = (uint32_t)((in->seq - 1) % t->cap);
 	rc = itd_intent_transition(t, in, ITD_ST_QUEUED, tick, "accepted");
 	*out = in;
 	return rc;
@@ -265,7 +296,15 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 
 struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq)
 {
-	return seq >= 1 && seq <= t->n ? &t->rec[seq - 1] : NULL;
+	if (seq < 1 || seq > t->n)
+		return NULL;
+	struct itd_intent *in = &t->rec[(seq - 1) % t->cap];
+	return in->seq == seq ? in : NULL;
+}
+
+bool itd_intents_evicted(const struct itd_intents *t, uint64_t seq)
+{
+	return seq >= 1 && seq <= t->n && t->rec[(seq - 1) % t->cap].seq != seq;
 }
 
 struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id)

@@ -316,5 +316,8 @@ int itd_scenario_type(const struct itd_scenario *s, const char *name);
 int itd_scenario_domain(const struct itd_scenario *s, const char *name);
 /* Index of a parameter of a type by name, or -1. */
 int itd_scenario_param(const struct itd_intent_type *t, const char *name);
+/* The value of a `constants:` entry: 0 and *out (may be NULL; strings
+ * owned by the scenario), or ITD_ENOTFOUND. */
+int itd_scenario_constant(const struct itd_scenario *s, const char *name, struct itd_value *out);
 
 #endif

@@ -83,7 +83,7 @@ struct itd_sink_ops {
 
 /* Built-in sinks.  The file sink creates missing parent directories and
  * appends (or truncates, `truncate`) the file; "-" is not a path, use the
- * stdout sink.  Return 0 and fill *ops/*ctx, or a negative error with a
+ * stdout sink.  Return 0 and fill *ops and *ctx, or a negative error with a
  * message in err (cap bytes). */
 int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_ops **ops,
 		       void **ctx, char *err, size_t cap);

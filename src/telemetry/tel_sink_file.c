@@ -1,0 +1,121 @@
+/* tel_sink_file.c: the file sink: appends (or truncates) a JSONL file,
+ * creating missing parent directories, with write(2) looping over partial
+ * writes and EINTR.  It syncs (fdatasync) only when the telemetry instance
+ * drains, never per batch. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "telemetry/telemetry_int.h"
+
+struct file_sink {
+	int fd; /* open for appending */
+};
+
+static int file_write(void *ctx, const char *data, size_t len)
+{
+	struct file_sink *f = ctx;
+	while (len) {
+		ssize_t n = write(f->fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ITD_EIO;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return ITD_OK;
+}
+
+static int file_flush(void *ctx)
+{
+	struct file_sink *f = ctx;
+	/* Pipes, ttys and the like cannot be synced; that is not a failure. */
+	if (fdatasync(f->fd) != 0 && errno != EINVAL && errno != EROFS)
+		return ITD_EIO;
+	return ITD_OK;
+}
+
+static void file_close(void *ctx)
+{
+	struct file_sink *f = ctx;
+	if (!f)
+		return;
+	close(f->fd);
+	itd_free(f);
+}
+
+static const struct itd_sink_ops file_ops = {
+	.kind = "file",
+	.write = file_write,
+	.flush = file_flush,
+	.close = file_close,
+};
+
+/* mkdir -p of path's directory part; 0, or -1 with errno set. */
+static int make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int r = mkdir(path, 0755);
+		int e = errno;
+		*p = '/';
+		if (r != 0 && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_ops **ops,
+		       void **ctx, char *err, size_t cap)
+{
+	int rc = ITD_EINVAL;
+	char *dirs = NULL;
+	struct file_sink *f = NULL;
+
+	*ops = NULL;
+	*ctx = NULL;
+	if (!path || !*path || strcmp(path, "-") == 0) {
+		if (err && cap)
+			snprintf(err, cap, "telemetry file: a path is required (use the stdout sink for -)");
+		return rc;
+	}
+	rc = ITD_ENOMEM;
+	dirs = itd_strdup(path);
+	f = itd_malloc(sizeof *f);
+	if (!dirs || !f) {
+		if (err && cap)
+			snprintf(err, cap, "telemetry file %s: out of memory", path);
+		goto fail;
+	}
+	rc = ITD_EIO;
+	if (make_parents(dirs) != 0) {
+		if (err && cap)
+			snprintf(err, cap, "telemetry file %s: cannot create its directory: %s", path,
+				 strerror(errno));
+		goto fail;
+	}
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+	f->fd = open(path, flags, 0644);
+	if (f->fd < 0) {
+		if (err && cap)
+			snprintf(err, cap, "telemetry file %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	itd_free(dirs);
+	*ops = &file_ops;
+	*ctx = f;
+	return ITD_OK;
+fail:
+	itd_free(f);
+	itd_free(dirs);
+	return rc;
+}
