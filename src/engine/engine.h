@@ -144,6 +144,34 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason);
  * intake, reported as console.applied (thread-safe). */
 int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v);
 
+/* ----------------------------------------------------------- plant API */
+
+/* An embedding program may model what expressions cannot (a physics
+ * model, a real actuator) with C callbacks.  They run on the tick thread,
+ * must not block, allocate or call back into the engine except through
+ * itd_plant_get/itd_plant_set, and keep the run deterministic only if they
+ * are deterministic themselves. */
+struct itd_plant {
+	/* Every tick in the dynamics phase, after the scenario's dynamics
+	 * assignments and before the mode rules.  May be NULL. */
+	void (*dynamics)(void *ctx, struct itd_engine *e, uint64_t tick);
+	/* When an intent executes, after its type's effect assignments.
+	 * Return 0, or nonzero if the execution failed: the intent then fails
+	 * and its type's retry policy applies.  May be NULL. */
+	int (*effect)(void *ctx, struct itd_engine *e, const struct itd_intent *in);
+	void *ctx; /* passed to both */
+};
+
+/* Install (or with NULL remove) the plant callbacks; call between ticks. */
+void itd_engine_set_plant(struct itd_engine *e, const struct itd_plant *p);
+/* Read a state field inside a plant callback. */
+struct itd_value itd_plant_get(const struct itd_engine *e, uint32_t field);
+/* Write a state field inside a plant callback: the value must have the
+ * field's type (ITD_EINVAL otherwise, nothing changes); numbers are clamped
+ * to the field's min/max; a non-finite number is refused (ITD_ERANGE) and
+ * counted as a fault. */
+int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v);
+
 /* ------------------------------------------------------------- queries */
 
 uint64_t itd_engine_tick(const struct itd_engine *e);

@@ -1,5 +1,6 @@
 /* engine_core.c: engine lifetime, the tick driver, state hashing and the
  * read-only queries the outer layers use. */
+#include <math.h>
 #include <string.h>
 
 #include "engine_int.h"
@@ -139,6 +140,51 @@ int itd_engine_step(struct itd_engine *e)
 	}
 	itd_engine_phase_report(e);
 	e->slip_ns = 0;
+	return ITD_OK;
+}
+
+void itd_engine_set_plant(struct itd_engine *e, const struct itd_plant *p)
+{
+	if (p)
+		e->plant = *p;
+	else
+		memset(&e->plant, 0, sizeof e->plant);
+}
+
+struct itd_value itd_plant_get(const struct itd_engine *e, uint32_t field)
+{
+	if (field >= e->scn->n_fields)
+		return (struct itd_value){.type = ITD_T_NONE};
+	return e->global[field];
+}
+
+int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v)
+{
+	if (field >= e->scn->n_fields || v.type != e->scn->fields[field].type)
+		return ITD_EINVAL;
+	const struct itd_field *f = &e->scn->fields[field];
+	if (v.type == ITD_T_NUM) {
+		if (!isfinite(v.num)) {
+			e->stats.faults++;
+			return ITD_ERANGE;
+		}
+		if (f->has_min && v.num < f->min)
+			v.num = f->min;
+		if (f->has_max && v.num > f->max)
+			v.num = f->max;
+	}
+	if (v.type == ITD_T_STR) {
+		/* Strings must outlive the tick: only the field's declared
+		 * values (owned by the scenario) are accepted. */
+		const char *own = NULL;
+		for (size_t i = 0; i < f->n_values; i++)
+			if (!strcmp(f->values[i], v.str))
+				own = f->values[i];
+		if (!own)
+			return ITD_EINVAL;
+		v.str = own;
+	}
+	e->global[field] = v;
 	return ITD_OK;
 }
 

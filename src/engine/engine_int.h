@@ -62,6 +62,7 @@ struct itd_engine {
 	uint64_t *blocks_by_rule;          /* per safety rule */
 	const char *fault_src;             /* last expression that faulted */
 	uint64_t slip_ns;                  /* this tick started this late (0: on time) */
+	struct itd_plant plant;            /* embedder's callbacks (may be empty) */
 };
 
 /* Report an event to the observer (no-op without one). */

@@ -3,6 +3,7 @@
  * copy their input into a ring slot under a mutex; the tick takes the whole
  * ring at once.  A full queue refuses the input (counted) and keeps
  * everything already accepted. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,8 +125,19 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason)
 
 int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v)
 {
-	if (field >= e->scn->n_fields || v.type != e->scn->fields[field].type)
+	const struct itd_field *f = field < e->scn->n_fields ? &e->scn->fields[field] : NULL;
+	if (!f || v.type != f->type || (v.type == ITD_T_NUM && !isfinite(v.num)))
 		return ITD_EINVAL;
+	if (v.type == ITD_T_STR) {
+		/* The value must outlive the queue: use the scenario's copy. */
+		const char *own = NULL;
+		for (size_t i = 0; i < f->n_values; i++)
+			if (!strcmp(f->values[i], v.str))
+				own = f->values[i];
+		if (!own)
+			return ITD_EINVAL;
+		v.str = own;
+	}
 	struct itd_intake *q = &e->intake;
 	pthread_mutex_lock(&q->lock);
 	struct itd_input *in = reserve(q);

@@ -143,6 +143,8 @@ void itd_engine_phase_dynamics(struct itd_engine *e)
 {
 	const struct itd_scenario *s = e->scn;
 	assign_all(e, s->dynamics, s->n_dynamics, NULL);
+	if (e->plant.dynamics)
+		e->plant.dynamics(e->plant.ctx, e, e->tick);
 	const struct itd_expr_frame fr = {.global = e->global, .intent = NULL};
 	for (size_t i = 0; i < s->n_mode_rules; i++) {
 		bool hit = false;
@@ -272,8 +274,9 @@ void itd_engine_phase_gate(struct itd_engine *e)
 	}
 }
 
-/* After an execution: failure (with retry) or completion, else queued. */
-static void settle(struct itd_engine *e, struct itd_intent *in)
+/* After an execution: failure (with retry) or completion, else queued.
+ * plant_failed: the plant's effect callback reported failure. */
+static void settle(struct itd_engine *e, struct itd_intent *in, bool plant_failed)
 {
 	const struct itd_intent_type *ty = &e->scn->types[in->type];
 	struct itd_intents *t = &e->intents;
@@ -285,23 +288,25 @@ static void settle(struct itd_engine *e, struct itd_intent *in)
 		fault(e, ty->fail_when);
 		failed = true; /* fail closed */
 	}
+	const char *why = plant_failed ? "plant_effect" : "fail_when";
+	const char *cond = plant_failed ? "plant effect callback" :
+			   ty->fail_when ? itd_expr_source(ty->fail_when) : NULL;
+	failed |= plant_failed;
 	if (failed) {
 		if (in->attempts < ty->retry.max_attempts) {
 			uint64_t wait = itd_intent_backoff(&ty->retry, in->attempts + 1, &e->rng_retry);
 			in->retry_tick = e->tick + wait;
-			itd_intent_transition(t, in, ITD_ST_BACKOFF, e->tick, "fail_when");
+			itd_intent_transition(t, in, ITD_ST_BACKOFF, e->tick, why);
 			struct itd_event f = {.kind = ITD_EV_INTENT_FAILED, .intent = in,
-					      .reason = "fail_when", .detail = itd_expr_source(ty->fail_when),
-					      .n = in->attempts};
+					      .reason = why, .detail = cond, .n = in->attempts};
 			itd_engine_emit(e, &f);
 			struct itd_event r = {.kind = ITD_EV_INTENT_RETRY_SCHEDULED, .intent = in,
 					      .n = in->attempts + 1, .at_tick = in->retry_tick};
 			itd_engine_emit(e, &r);
 		} else {
-			itd_intent_transition(t, in, ITD_ST_FAILED, e->tick, "fail_when");
+			itd_intent_transition(t, in, ITD_ST_FAILED, e->tick, why);
 			struct itd_event f = {.kind = ITD_EV_INTENT_FAILED, .intent = in,
-					      .reason = "attempts_exhausted",
-					      .detail = itd_expr_source(ty->fail_when),
+					      .reason = "attempts_exhausted", .detail = cond,
 					      .n = in->attempts};
 			itd_engine_emit(e, &f);
 		}
@@ -330,6 +335,7 @@ void itd_engine_phase_execute(struct itd_engine *e)
 		const struct itd_intent_type *ty = &e->scn->types[in->type];
 		itd_intent_transition(t, in, ITD_ST_EXECUTING, e->tick, "effect");
 		assign_all(e, ty->effect, ty->n_effect, in);
+		bool plant_failed = e->plant.effect && e->plant.effect(e->plant.ctx, e, in) != 0;
 		in->executions++;
 		in->attempts++;
 		e->stats.executions++;
@@ -345,7 +351,7 @@ void itd_engine_phase_execute(struct itd_engine *e)
 			itd_engine_emit(e, &l);
 		}
 		itd_policy_lock_arm(&e->lock, e->scn, in, e->tick, g->lock_applied);
-		settle(e, in);
+		settle(e, in, plant_failed);
 	}
 
 	/* Deadlines: an active intent past its deadline expires.  Walk
