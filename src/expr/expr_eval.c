@@ -22,9 +22,11 @@ static inline void load(union vslot *dst, const struct itd_value *v)
 #if defined(__GNUC__)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define UNREACHABLE() __builtin_unreachable()
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
 #else
 #define unlikely(x) (x)
 #define UNREACHABLE() ((void)0)
+#define ALWAYS_INLINE inline
 #endif
 
 /* One arithmetic result r, checked: on a non-finite value stop. */
@@ -40,7 +42,7 @@ static inline void load(union vslot *dst, const struct itd_value *v)
 
 /* Run the code; *res receives the result payload.  The frame has been
  * checked to hold every pointer the code reads. */
-static inline int run(const struct itd_expr *e, const struct itd_expr_frame *f,
+static ALWAYS_INLINE int run(const struct itd_expr *e, const struct itd_expr_frame *f,
 		      union vslot *res)
 {
 	union vslot stack[EXPR_STACK];
