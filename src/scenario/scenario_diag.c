@@ -59,6 +59,9 @@ static void diag_push(struct scn_ctx *c, const char *file, unsigned line, unsign
 
 /* Count an error and store it, up to the cap. */
 static void report(struct scn_ctx *c, const char *file, unsigned line, unsigned col,
+		   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void report(struct scn_ctx *c, const char *file, unsigned line, unsigned col,
 		   const char *fmt, va_list ap)
 {
 	c->n_errors++;
@@ -232,6 +235,9 @@ void scn_suggest_try(struct scn_suggest *s, const char *cand)
 		return;
 	unsigned limit = s->len <= 3 ? 1 : s->len <= 7 ? 2 : 3;
 	unsigned d = distance(s->word, s->len, cand, lc);
+	/* An abbreviation ("batt" for "battery") counts as just close enough. */
+	if (d > limit && s->len >= 3 && lc > s->len && memcmp(cand, s->word, s->len) == 0)
+		d = limit;
 	if (d > 0 && d <= limit && d < s->best_d) {
 		s->best = cand;
 		s->best_d = d;

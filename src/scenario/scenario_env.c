@@ -69,8 +69,8 @@ static int find_name(const char *name, size_t len, char *const *names, size_t n)
 	return -1;
 }
 
-static void unknown(char *msg, size_t cap, const char *what, const char *name, size_t len,
-		    char *const *names, size_t n)
+static void unknown(char *msg, size_t cap, const char *what, const char *plural,
+		    const char *name, size_t len, char *const *names, size_t n)
 {
 	struct scn_suggest sg;
 	scn_suggest_init(&sg, name, len);
@@ -84,8 +84,12 @@ static void unknown(char *msg, size_t cap, const char *what, const char *name, s
 	struct scn_buf b = {.n = 0};
 	for (size_t i = 0; i < n; i++)
 		scn_buf_add(&b, "%s%s", i ? ", " : "", names[i]);
-	snprintf(msg, cap, "unknown %s '%.*s' (%s)", what, trunc_len(len), name,
-		 n ? b.s : "none are declared");
+	if (n)
+		snprintf(msg, cap, "unknown %s '%.*s' (%s: %s)", what, trunc_len(len), name, plural,
+			 b.s);
+	else
+		snprintf(msg, cap, "unknown %s '%.*s' (no %s are declared)", what, trunc_len(len),
+			 name, plural);
 }
 
 static int resolve_state(const struct scn_env *env, const char *f, size_t len,
@@ -94,7 +98,7 @@ static int resolve_state(const struct scn_env *env, const char *f, size_t len,
 	const struct itd_scenario *s = &env->s->pub;
 	int i = find_name(f, len, env->s->field_names, s->n_fields);
 	if (i < 0) {
-		unknown(msg, cap, "state field", f, len, env->s->field_names, s->n_fields);
+		unknown(msg, cap, "state field", "fields", f, len, env->s->field_names, s->n_fields);
 		return ITD_ENOTFOUND;
 	}
 	const struct itd_field *fd = &s->fields[i];
@@ -143,7 +147,7 @@ static int resolve_intent(const struct scn_env *env, const char *full, size_t fl
 	if (prefix(n, len, "domains.")) {
 		int d = find_name(n + 8, len - 8, s->domains, s->n_domains);
 		if (d < 0) {
-			unknown(msg, cap, "domain", n + 8, len - 8, s->domains, s->n_domains);
+			unknown(msg, cap, "domain", "domains", n + 8, len - 8, s->domains, s->n_domains);
 			return ITD_ENOTFOUND;
 		}
 		slot_sym(sym, ITD_T_BOOL, ITD_SLOT_INTENT | (sl->i_domains + (uint32_t)d));
@@ -152,7 +156,7 @@ static int resolve_intent(const struct scn_env *env, const char *full, size_t fl
 	if (prefix(n, len, "flags.")) {
 		int f = find_name(n + 6, len - 6, s->flags, s->n_flags);
 		if (f < 0) {
-			unknown(msg, cap, "flag", n + 6, len - 6, s->flags, s->n_flags);
+			unknown(msg, cap, "flag", "flags", n + 6, len - 6, s->flags, s->n_flags);
 			return ITD_ENOTFOUND;
 		}
 		slot_sym(sym, ITD_T_BOOL, ITD_SLOT_INTENT | (sl->i_flags + (uint32_t)f));
@@ -224,7 +228,9 @@ static int resolve_bare(const struct scn_env *env, const char *n, size_t len,
 				return ITD_ENOTFOUND;
 			}
 			if (!t->vars[i].expr) {
-				snprintf(msg, cap, "var '%s' has errors (reported above)", t->vars[i].name);
+				/* Its own error is reported; do not report it again. */
+				snprintf(msg, cap, "var '%s' has errors", t->vars[i].name);
+				((struct scn_env *)env)->cascade = true;
 				return ITD_ENOTFOUND;
 			}
 			slot_sym(sym, itd_expr_type(t->vars[i].expr), ITD_SLOT_INTENT | t->vars[i].slot);
@@ -302,16 +308,22 @@ static int resolve(void *ctx, const char *name, size_t len, struct itd_expr_sym 
 int scn_compile(struct scn_ctx *c, const struct scn_env *env, const struct scn_node *n,
 		enum itd_type want, struct itd_expr **out)
 {
-	struct itd_expr_env e = {.resolve = resolve, .ctx = (void *)env};
+	struct scn_env local = *env; /* resolve() may set local.cascade */
+	struct itd_expr_env e = {.resolve = resolve, .ctx = &local};
 	struct itd_expr_error err;
 
 	*out = NULL;
+	local.cascade = false;
 	if (!n || n->kind != SCN_SCALAR || n->bad)
 		return ITD_EINVAL; /* missing or malformed: already reported */
 	memset(&err, 0, sizeof err);
 	int rc = itd_expr_compile(n->text, n->len, &e, want, out, &err);
 	if (rc == ITD_ENOMEM) {
 		c->nomem = true;
+	} else if (rc == ITD_ENOTFOUND && local.cascade) {
+		c->n_errors++; /* counted, but said once already */
+	} else if (rc && c->n_errors > SCN_MAX_ERRORS) {
+		c->n_errors++; /* past the cap: not worth locating */
 	} else if (rc) {
 		unsigned line, col;
 		scn_scalar_pos(n, err.offset, &line, &col);

@@ -66,6 +66,8 @@ struct scn_node {
 
 #define SCN_MAX_ERRORS 50   /* then "too many errors" and silence */
 #define SCN_MAX_DEPTH 64    /* nesting of YAML collections */
+#define SCN_MAX_ENTRIES 10000 /* entries of one map or list (keeps the
+				 duplicate-key check cheap) */
 
 struct scn_ctx {
 	struct itd_diags *diags;   /* where errors go; may be NULL */
@@ -218,6 +220,8 @@ struct scn_env {
 	const char *where;         /* plural context: "mode rules" */
 	const struct itd_intent_type *type; /* SCOPE_TYPE: the type */
 	size_t n_vars;             /* SCOPE_TYPE: vars visible (earlier ones) */
+	bool cascade;              /* set when a name failed only because an
+				      earlier error (a broken var) */
 };
 
 /* Compile a scalar node's expression in env wanting `want`.  Errors are

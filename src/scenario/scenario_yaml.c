@@ -216,6 +216,13 @@ static int attach(struct builder *b, struct scn_node *n)
 		return 0;
 	}
 	struct scn_node *top = b->stack[b->depth - 1];
+	if (top->n >= SCN_MAX_ENTRIES) {
+		scn_error(b->c, n, "more than %d entries in one %s", SCN_MAX_ENTRIES,
+			  top->kind == SCN_SEQ ? "list" : "map");
+		b->failed = true;
+		scn_node_free(n);
+		return ITD_ECONFIG;
+	}
 	if (top->kind == SCN_SEQ)
 		return scn_node_append(b->c, top, NULL, n);
 	struct scn_node *key = b->pending_key[b->depth - 1];

@@ -222,6 +222,115 @@ static void test_spacecraft_slots_and_expressions(void **state)
 	itd_scenario_destroy(s);
 }
 
+static const char all_sections[] =
+	"scenario: p\n"
+	"constants: { gain: 2, label: \"x\", on: true }\n"
+	"state:\n"
+	"  level: { initial: 0 }\n"
+	"  ok: { initial: false }\n"
+	"domains: [d1]\n"
+	"flags: [f1]\n"
+	"intent_types:\n"
+	"  fill:\n"
+	"    goal: optional\n"
+	"    domains: [d1]\n"
+	"    flags: [f1]\n"
+	"    recovers: d1\n"
+	"    params:\n"
+	"      rate: { type: number, default: 1 }\n"
+	"      who: { type: string, required: true }\n"
+	"    vars:\n"
+	"      step: intent.params.rate * gain\n"
+	"    score: step + intent.goal.reference\n"
+	"    effect: [{ set: level, to: state.level + step }, { set: ok, to: 'true' }]\n"
+	"    complete_when: state.level >= 10\n"
+	"    fail_when: intent.attempts > 3\n"
+	"    retry: { max_attempts: 3, base_ticks: 2, factor: 3, max_ticks: 10, jitter: 0.5 }\n"
+	"    deadline_ticks: 100\n"
+	"policy: { score_adjust: \"-intent.blocked_ticks\", recovery_lock_ticks: 1 }\n"
+	"critical: [{ domain: d1, when: state.level < 0, recovery: fill }]\n"
+	"inject: [{ type: fill, when: state.level < 1, priority: 2, goal: { metric: level, reference: 5 } }]\n"
+	"intents: [{ type: fill, params: { who: ops, rate: 2 }, idempotency_key: k1, priority: -1 }]\n"
+	"telemetry: { tags: { a: b }, redact: [{ path: payload.params.who, how: hmac }, { path: x }], hmac_key_env: K }\n";
+
+/* Every section and optional key at once: params, vars, goals, retry,
+ * inject goals, initial params, telemetry. */
+static void test_all_sections_load(void **state)
+{
+	(void)state;
+	struct itd_diags d = {0};
+	struct itd_scenario *s = NULL;
+	int rc = itd_scenario_load_text(all_sections, strlen(all_sections), "p.yaml", NULL, 0, &s,
+					&d);
+	itd_diags_print(&d, stderr);
+	assert_int_equal(rc, 0);
+	itd_diags_fini(&d);
+
+	assert_int_equal(s->fields[1].type, ITD_T_BOOL);
+	struct itd_value v;
+	assert_int_equal(itd_scenario_constant(s, "label", &v), 0);
+	assert_string_equal(v.str, "x");
+	assert_int_equal(itd_scenario_constant(s, "on", &v), 0);
+	assert_true(v.type == ITD_T_BOOL && v.b);
+
+	const struct itd_intent_type *t = &s->types[0];
+	assert_int_equal(t->goal, ITD_GOAL_OPTIONAL);
+	assert_int_equal(t->recovers, 0);
+	assert_int_equal(t->domains, 1);
+	assert_int_equal(t->flags, 1);
+	assert_int_equal(t->n_params, 2);
+	assert_int_equal(itd_scenario_param(t, "who"), 1);
+	assert_int_equal(itd_scenario_param(t, "nope"), -1);
+	assert_true(t->params[0].has_default && t->params[0].def.num == 1);
+	assert_false(t->params[0].required);
+	assert_true(t->params[1].required && !t->params[1].has_default);
+	assert_int_equal(t->params[1].type, ITD_T_STR);
+	/* 15 fixed + 1 domain + 1 flag, then params, then vars. */
+	assert_int_equal(s->slots.i_flags, 16);
+	assert_int_equal(t->params[0].slot, 17);
+	assert_int_equal(t->params[1].slot, 18);
+	assert_int_equal(t->vars[0].slot, ITD_SLOT_INTENT | 19);
+	assert_int_equal(s->slots.n_intent, 20);
+	assert_int_equal(t->retry.max_attempts, 3);
+	assert_true(t->retry.base_ticks == 2 && t->retry.factor == 3);
+	assert_true(t->retry.max_ticks == 10 && t->retry.jitter == 0.5);
+	assert_int_equal(t->deadline_ticks, 100);
+	assert_int_equal(t->n_effect, 2);
+	assert_int_equal(t->effect[1].field, 1);
+	assert_non_null(t->fail_when);
+
+	struct itd_value g[4] = {{.type = ITD_T_NUM, .num = 0}, {.type = ITD_T_BOOL, .b = false},
+				 {.type = ITD_T_STR, .str = "NOMINAL"}, {.type = ITD_T_NUM, .num = 1}};
+	struct itd_value in[20];
+	memset(in, 0, sizeof in);
+	in[17] = (struct itd_value){.type = ITD_T_NUM, .num = 2};
+	in[s->slots.i_goal_reference] = (struct itd_value){.type = ITD_T_NUM, .num = 1};
+	assert_true(eval_num(t->vars[0].expr, g, in) == 4);
+	in[19] = (struct itd_value){.type = ITD_T_NUM, .num = 4};
+	assert_true(eval_num(t->score, g, in) == 5);
+
+	assert_int_equal(s->recovery_lock_ticks, 1);
+	assert_int_equal(s->n_inject, 1);
+	assert_true(s->inject[0].priority == 2);
+	assert_true(s->inject[0].goal.present && s->inject[0].goal.reference == 5);
+	assert_true(s->inject[0].goal.tolerance == 0);
+	const struct itd_initial_intent *ii = &s->intents[0];
+	assert_true(ii->priority == -1);
+	assert_string_equal(ii->idempotency_key, "k1");
+	assert_false(ii->goal.present);
+	assert_int_equal(ii->n_params, 2);
+	assert_int_equal(ii->params[0].param, 1);
+	assert_string_equal(ii->params[0].value.str, "ops");
+	assert_int_equal(ii->params[1].param, 0);
+	assert_true(ii->params[1].value.num == 2);
+	assert_int_equal(s->telemetry.n_redact, 2);
+	assert_int_equal(s->telemetry.redact[0].how, ITD_REDACT_HMAC);
+	assert_string_equal(s->telemetry.redact[0].path, "payload.params.who");
+	assert_int_equal(s->telemetry.redact[1].how, ITD_REDACT_PLAIN);
+	assert_string_equal(s->telemetry.hmac_key_env, "K");
+	itd_scenario_destroy(s);
+}
+
 static void test_unknown_builtin_lists_the_builtins(void **state)
 {
 	(void)state;
@@ -301,6 +410,23 @@ static void test_every_allocation_failure_is_clean(void **state)
 		}
 		assert_true(n > 100);
 	}
+	for (long n = 1;; n++) {
+		struct itd_diags d = {0};
+		struct itd_scenario *s = (struct itd_scenario *)1;
+		itd_alloc_fail_at(n);
+		int rc = itd_scenario_load_text(all_sections, strlen(all_sections), "p.yaml", NULL, 0,
+						&s, &d);
+		bool failed = itd_alloc_failed();
+		itd_alloc_fail_at(0);
+		itd_diags_fini(&d);
+		if (!failed) {
+			assert_int_equal(rc, 0);
+			itd_scenario_destroy(s);
+			break;
+		}
+		assert_int_equal(rc, ITD_ENOMEM);
+		assert_null(s);
+	}
 }
 
 /* A scenario with errors also survives allocation failures while its
@@ -337,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_spacecraft_header_fields_and_modes),
 		cmocka_unit_test(test_spacecraft_types_policy_and_rules),
 		cmocka_unit_test(test_spacecraft_slots_and_expressions),
+		cmocka_unit_test(test_all_sections_load),
 		cmocka_unit_test(test_unknown_builtin_lists_the_builtins),
 		cmocka_unit_test(test_load_file_reports_the_path),
 		cmocka_unit_test(test_every_allocation_failure_is_clean),
