@@ -27,35 +27,33 @@ const char *itd_event_source(enum itd_event_kind k)
 	return (unsigned)k < ITD_EV_COUNT ? event_sources[k] : "?";
 }
 
-/* Hash of the full state: every global slot's type and value. */
+/* Hash of the full state: one 64-bit word per global slot (the type in
+ * the top byte's place is mixed in by position: a number's bits, a bool,
+ * or the hash of a string's bytes), hashed in one call.  -0 hashes as 0. */
 static uint64_t hash_state(const struct itd_engine *e)
 {
-	struct itd_hash_stream h;
-	itd_hash_stream_init(&h, 0);
 	const struct itd_slots *sl = &e->scn->slots;
+	uint64_t *w = e->hash_words;
 	for (uint32_t i = 0; i < sl->n_global; i++) {
 		const struct itd_value *v = &e->global[i];
-		uint8_t t = (uint8_t)v->type;
-		itd_hash_stream_update(&h, &t, 1);
 		switch (v->type) {
 		case ITD_T_NUM: {
-			double d = v->num == 0 ? 0.0 : v->num; /* -0 hashes as 0 */
-			itd_hash_stream_update(&h, &d, sizeof d);
+			double d = v->num == 0 ? 0.0 : v->num;
+			memcpy(&w[i], &d, sizeof d);
 			break;
 		}
-		case ITD_T_BOOL: {
-			uint8_t b = v->b;
-			itd_hash_stream_update(&h, &b, 1);
+		case ITD_T_BOOL:
+			w[i] = UINT64_C(0xb001) + v->b;
 			break;
-		}
 		case ITD_T_STR:
-			itd_hash_stream_update(&h, v->str, strlen(v->str) + 1);
+			w[i] = itd_hash64(v->str, strlen(v->str), 0x57a7e);
 			break;
 		case ITD_T_NONE:
+			w[i] = 0;
 			break;
 		}
 	}
-	return itd_hash_stream_digest(&h);
+	return itd_hash64(w, sl->n_global * sizeof *w, 0);
 }
 
 int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **out)
@@ -75,7 +73,9 @@ int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **o
 	e->scratch = itd_calloc(ng, sizeof *e->scratch);
 	e->draining = itd_calloc(s->intake_capacity, sizeof *e->draining);
 	e->blocks_by_rule = itd_calloc(s->n_safety ? s->n_safety : 1, sizeof *e->blocks_by_rule);
-	if (!e->global || !e->before || !e->scratch || !e->draining || !e->blocks_by_rule)
+	e->hash_words = itd_calloc(ng, sizeof *e->hash_words);
+	if (!e->global || !e->before || !e->scratch || !e->draining || !e->blocks_by_rule ||
+	    !e->hash_words)
 		goto fail;
 	if (itd_intents_init(&e->intents, s))
 		goto fail;
@@ -109,6 +109,7 @@ void itd_engine_destroy(struct itd_engine *e)
 	itd_free(e->scratch);
 	itd_free(e->draining);
 	itd_free(e->blocks_by_rule);
+	itd_free(e->hash_words);
 	itd_free(e);
 }
 

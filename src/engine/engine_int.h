@@ -63,6 +63,9 @@ struct itd_engine {
 	const char *fault_src;             /* last expression that faulted */
 	uint64_t slip_ns;                  /* this tick started this late (0: on time) */
 	struct itd_plant plant;            /* embedder's callbacks (may be empty) */
+	uint64_t *hash_words;              /* state hash input, one word per global slot */
+	uint64_t last_selected;            /* seq selected at the last policy.evaluated */
+	uint64_t last_candidates;          /* candidate signature then */
 };
 
 /* Report an event to the observer (no-op without one). */

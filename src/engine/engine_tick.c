@@ -229,8 +229,15 @@ void itd_engine_phase_gate(struct itd_engine *e)
 	g->n_faults = 0;
 	settle_met_goals(e);
 	itd_policy_score(&e->intents, e->global, e->tick, g);
-	struct itd_event ev = {.kind = ITD_EV_POLICY_EVALUATED, .intent = g->selected};
-	itd_engine_emit(e, &ev);
+	/* Reported when the selection or the set of candidates changes; the
+	 * engine.tick frame carries every tick's scores. */
+	uint64_t sel = g->selected ? g->selected->seq : 0;
+	if (sel != e->last_selected || g->candidates != e->last_candidates) {
+		e->last_selected = sel;
+		e->last_candidates = g->candidates;
+		struct itd_event ev = {.kind = ITD_EV_POLICY_EVALUATED, .intent = g->selected};
+		itd_engine_emit(e, &ev);
+	}
 
 	int rc = itd_policy_gate(&e->intents, &e->lock, e->global, e->tick, e->now_ms, g);
 	e->stats.faults += g->n_faults;

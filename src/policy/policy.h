@@ -31,6 +31,8 @@ struct itd_gate {
 	const struct itd_safety_rule *rule; /* blocking rule, or NULL */
 	char explain[ITD_EXPLAIN_LEN];/* why it was blocked (operand values) */
 	uint32_t n_faults;            /* expression evaluations that were not finite */
+	uint32_t n_scored;            /* intents scored this tick */
+	uint64_t candidates;          /* signature of the set of scored intents */
 };
 
 /* True if an intent in this status competes for the slot. */

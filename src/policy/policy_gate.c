@@ -21,6 +21,8 @@ void itd_policy_score(struct itd_intents *t, const struct itd_value *global, uin
 	const struct itd_scenario *s = t->scn;
 	g->selected = NULL;
 	g->selected_score = 0;
+	g->n_scored = 0;
+	g->candidates = 0;
 	for (uint32_t i = 0; i < t->n_active; i++) {
 		struct itd_intent *in = itd_intents_active(t, i);
 		if (!itd_policy_eligible(in))
@@ -38,6 +40,8 @@ void itd_policy_score(struct itd_intents *t, const struct itd_value *global, uin
 			score = -1e308;
 		in->score = score;
 		in->evaluations++;
+		g->n_scored++;
+		g->candidates = g->candidates * UINT64_C(0x100000001b3) + in->seq;
 		/* Strictly greater: on a tie the earlier (active list is in
 		 * creation order) keeps the slot. */
 		if (!g->selected || score > g->selected_score) {
