@@ -60,6 +60,7 @@ static void assign_all(struct itd_engine *e, const struct itd_assign *as, size_t
 	}
 	for (size_t i = 0; i < n; i++)
 		e->global[as[i].field] = clamp_field(&e->scn->fields[as[i].field], e->scratch[i]);
+	e->intents.gen++;
 }
 
 static void apply_input(struct itd_engine *e, struct itd_input *inp)
@@ -155,6 +156,7 @@ void itd_engine_phase_dynamics(struct itd_engine *e)
 			break;
 		}
 	}
+	e->intents.gen++; /* a new tick, possibly a new mode */
 }
 
 void itd_engine_phase_autonomy(struct itd_engine *e)
@@ -343,6 +345,7 @@ void itd_engine_phase_execute(struct itd_engine *e)
 		itd_intent_transition(t, in, ITD_ST_EXECUTING, e->tick, "effect");
 		assign_all(e, ty->effect, ty->n_effect, in);
 		bool plant_failed = e->plant.effect && e->plant.effect(e->plant.ctx, e, in) != 0;
+		e->intents.gen++;
 		in->executions++;
 		in->attempts++;
 		e->stats.executions++;

@@ -228,6 +228,18 @@ int expr_tree_eval(const struct node *nodes, uint32_t i, const struct itd_expr_f
  * A zero divisor gives NaN, which the callers report as ITD_ERANGE. */
 static inline double expr_mod(double a, double b)
 {
+	/* Whole numbers (the common `tick % period`) take the integer path,
+	 * which gives fmod's exact result without its cost. */
+	if (a > -9007199254740992.0 && a < 9007199254740992.0 && b > -9007199254740992.0 &&
+	    b < 9007199254740992.0 && b != 0) {
+		int64_t ia = (int64_t)a, ib = (int64_t)b;
+		if ((double)ia == a && (double)ib == b) {
+			int64_t ir = ia % ib;
+			if (ir != 0 && ((ir < 0) != (ib < 0)))
+				ir += ib;
+			return (double)ir;
+		}
+	}
 	double r = fmod(a, b);
 	if (r != 0 && ((r < 0) != (b < 0)))
 		r += b;

@@ -111,6 +111,7 @@ struct itd_intent {
 	struct itd_value *frame;     /* this intent's expression slots */
 	char params[ITD_PARAM_BYTES];/* storage for string parameter values */
 	uint32_t params_used;        /* bytes of params in use */
+	uint64_t frame_gen;          /* state generation its vars were computed at */
 };
 
 /* A request to create an intent (from a submission, the scenario file, or
@@ -144,6 +145,9 @@ struct itd_intents {
 	uint64_t n_keys_cap;         /* power of two */
 	uint64_t by_status[ITD_ST_COUNT]; /* current count of intents per status */
 	uint64_t n_rejected;         /* creations refused (full, invalid) */
+	uint64_t gen;                /* state generation: whoever changes the
+					global state bumps it, so refreshes can
+					skip vars computed against the same state */
 };
 
 /* Allocate a table sized from the scenario (max_intents,
@@ -205,8 +209,9 @@ uint64_t itd_intent_backoff(const struct itd_retry *p, uint64_t attempt, struct 
 
 /* Refresh the intent's dynamic expression slots (counters, age,
  * goal.value) and evaluate its type's vars, against the global frame at
- * `tick`.  Returns 0 or ITD_ERANGE if a var is not finite (then the var
- * keeps its previous value). */
+ * `tick`.  Vars are recomputed only if t->gen moved since the last refresh
+ * of this intent.  Returns 0 or ITD_ERANGE if a var is not finite (then
+ * the var keeps its previous value). */
 int itd_intent_refresh(struct itd_intents *t, struct itd_intent *in,
 		       const struct itd_value *global, uint64_t tick);
 

@@ -25,6 +25,9 @@ int itd_intent_refresh(struct itd_intents *t, struct itd_intent *in,
 	f[sl->i_goal_value].num = in->goal.present ? global[in->goal.metric].num : 0.0;
 
 	const struct itd_intent_type *ty = &s->types[in->type];
+	if (in->frame_gen == t->gen && t->gen)
+		return ITD_OK; /* vars already computed against this state */
+	in->frame_gen = t->gen;
 	const struct itd_expr_frame fr = {.global = global, .intent = f};
 	int rc = ITD_OK;
 	for (size_t v = 0; v < ty->n_vars; v++) {
