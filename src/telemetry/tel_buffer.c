@@ -2,26 +2,34 @@
  * chunks allocated at create, one writer thread per sink, drop-oldest or
  * blocking backpressure, and drains.
  *
- * A chunk is always in exactly one of these places:
+ * Chunks.  The tick thread fills one chunk at a time (the current chunk),
+ * with no lock.  A chunk joins every sink's FIFO when it is acquired and
+ * the tick thread *publishes* its committed lines to the sinks: at each
+ * tick end with flush_every_tick, at a drain, and when it is full, which
+ * also *closes* it.  Each sink writes what has been published of its head
+ * chunk (whole lines, one write() per batch) and pops the chunk once it is
+ * closed and fully written.  So partial publication wastes no space: a
+ * paced run still uses the whole buffer as slack.
  *
- *   free list --acquire--> current (tick thread fills it, no lock)
- *   current --publish--> queued in every sink's FIFO (refs = n_sinks)
- *   queued --sink thread takes it--> being written by that sink
- *   being written --write() returns--> released (refs - 1)
- *   queued --drop (tick thread, drop policy)--> released for that sink
- *   released by the last holder --> free list
+ *   free --acquire--> current, queued everywhere (refs = n_sinks)
+ *   current --publish(close)--> closed: no new lines
+ *   queued --sink wrote all of it, closed--> released by that sink
+ *   queued, not being written --drop (drop policy)--> released by that sink
+ *   closed and released by all --> free
  *
- * One mutex guards the queues, the free list and the counters; the sink
- * threads never hold it during write() or flush().  The tick thread takes
- * it once per published chunk, never per event.  With the drop policy it
- * never waits: when no chunk is free it drops the globally oldest chunk that
- * some sink has queued but not started (from every sink whose queue head it
- * is, counting its events as dropped for each) until one comes free.
- * Because a sink writes one chunk at a time and at most n_chunks - 1 sinks
- * may attach, some chunk is always free or merely queued, so this ends;
- * when every other chunk is being written, the chunk dropped is the one
- * just published, i.e. the current chunk's events are the ones lost.  With
- * the block policy the tick waits on free_cond instead. */
+ * One mutex guards the queues, publication marks, the free list and the
+ * counters; sink threads never hold it during write() or flush(), and the
+ * tick thread takes it once per publication, never per event.
+ *
+ * Backpressure.  Acquire needs a free chunk.  With the drop policy it never
+ * waits: it drops the globally oldest chunk that some sink has queued and
+ * is not writing right now, from every sink for which that chunk is the
+ * oldest such, counting its unwritten events as dropped for each, until a
+ * chunk comes free.  A sink writes one chunk at a time and fewer than
+ * n_chunks sinks may attach, so some closed chunk is always droppable and
+ * this ends; if every other chunk is being written, the chunk dropped is
+ * the one just filled: the current chunk's events are the ones lost.  With
+ * the block policy acquire waits on free_cond instead. */
 #include <assert.h>
 #include <string.h>
 
@@ -67,36 +75,58 @@ void tel_buf_fini(struct itd_tel *t)
 	t->free = NULL;
 }
 
-/* Under mu: one holder let go of c. */
+/* Under mu: a sink let go of c (it is free once closed and unheld). */
 static void release(struct itd_tel *t, struct tel_chunk *c)
 {
 	assert(c->refs > 0);
-	if (--c->refs == 0) {
+	if (--c->refs == 0 && c->closed) {
 		c->next_free = t->free;
 		t->free = c;
 		pthread_cond_signal(&t->free_cond);
 	}
 }
 
-/* Under mu: drop the oldest queued chunk from every queue it heads. */
+/* Under mu: s's oldest queued chunk that it is not writing, or NULL. */
+static struct tel_chunk *droppable(const struct itd_tel *t, const struct tel_sink *s)
+{
+	size_t skip = s->writing ? 1 : 0;
+	if (s->q_len <= skip)
+		return NULL;
+	return s->q[(s->q_head + skip) % t->n_chunks];
+}
+
+/* Under mu: drop the oldest droppable chunk from every sink for which it
+ * is the oldest droppable one.  Only closed chunks are queued here (the
+ * tick thread holds no current chunk while acquiring). */
 static void drop_oldest(struct itd_tel *t)
 {
 	struct tel_chunk *old = NULL;
 	for (size_t i = 0; i < t->n_sinks; i++) {
-		struct tel_sink *s = t->sinks[i];
-		if (s->q_len && (!old || s->q[s->q_head]->serial < old->serial))
-			old = s->q[s->q_head];
+		struct tel_chunk *c = droppable(t, t->sinks[i]);
+		if (c && (!old || c->serial < old->serial))
+			old = c;
 	}
 	assert(old); /* guaranteed by n_sinks < n_chunks, see the file comment */
 	for (size_t i = 0; i < t->n_sinks; i++) {
 		struct tel_sink *s = t->sinks[i];
-		if (!s->q_len || s->q[s->q_head] != old)
+		if (droppable(t, s) != old)
 			continue;
+		uint64_t ev = old->pub_events, bytes = old->pub_len;
+		if (s->writing) {
+			/* Second in line: unlink it, keeping the head in place. */
+			size_t at = (s->q_head + 1) % t->n_chunks;
+			s->q[at] = s->q[s->q_head];
+		} else {
+			ev -= s->ev_off; /* the head may be partly written */
+			bytes -= s->off;
+			s->off = 0;
+			s->ev_off = 0;
+		}
 		s->q_head = (s->q_head + 1) % t->n_chunks;
 		s->q_len--;
-		s->dropped += old->n_events;
-		s->lag_events -= old->n_events;
-		s->lag_bytes -= old->len;
+		s->dropped += ev;
+		s->lag_events -= ev;
+		s->lag_bytes -= bytes;
 		release(t, old);
 	}
 }
@@ -112,35 +142,58 @@ struct tel_chunk *tel_buf_acquire(struct itd_tel *t)
 	}
 	struct tel_chunk *c = t->free;
 	t->free = c->next_free;
-	pthread_mutex_unlock(&t->mu);
 	c->next_free = NULL;
 	c->len = 0;
 	c->n_events = 0;
-	return c;
-}
-
-void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c)
-{
-	pthread_mutex_lock(&t->mu);
+	c->pub_len = 0;
+	c->pub_events = 0;
+	c->closed = false;
 	c->serial = ++t->serial;
 	c->refs = (unsigned)t->n_sinks;
-	if (t->n_sinks == 0) {
-		c->refs = 1;
-		release(t, c);
-	}
 	for (size_t i = 0; i < t->n_sinks; i++) {
 		struct tel_sink *s = t->sinks[i];
 		s->q[(s->q_head + s->q_len) % t->n_chunks] = c;
 		s->q_len++;
-		s->lag_events += c->n_events;
-		s->lag_bytes += c->len;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return c;
+}
+
+void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close)
+{
+	pthread_mutex_lock(&t->mu);
+	uint64_t ev = c->n_events - c->pub_events;
+	size_t bytes = c->len - c->pub_len;
+	c->pub_len = c->len;
+	c->pub_events = c->n_events;
+	c->closed = close;
+	if (close && c->refs == 0) { /* no sinks */
+		c->next_free = t->free;
+		t->free = c;
+		pthread_cond_signal(&t->free_cond);
+	}
+	for (size_t i = 0; i < t->n_sinks; i++) {
+		struct tel_sink *s = t->sinks[i];
+		s->lag_events += ev;
+		s->lag_bytes += bytes;
 		pthread_cond_signal(&s->cond);
 	}
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* A sink's writer thread: write queued chunks in order, flush when a drain
- * asks, exit when stopped and idle. */
+/* Under mu: s has written everything published to it. */
+static bool caught_up(const struct tel_sink *s)
+{
+	if (s->writing)
+		return false;
+	if (s->q_len == 0)
+		return true;
+	const struct tel_chunk *c = s->q[s->q_head];
+	return s->q_len == 1 && !c->closed && s->off == c->pub_len;
+}
+
+/* A sink's writer thread: write what is published, in order; pop chunks
+ * that are closed and done; flush when a drain asks; exit when stopped. */
 static void *sink_main(void *arg)
 {
 	struct tel_sink *s = arg;
@@ -148,24 +201,33 @@ static void *sink_main(void *arg)
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		if (s->q_len) {
-			struct tel_chunk *c = s->q[s->q_head];
-			s->q_head = (s->q_head + 1) % t->n_chunks;
-			s->q_len--;
-			s->writing = c;
+		struct tel_chunk *c = s->q_len ? s->q[s->q_head] : NULL;
+		if (c && s->off < c->pub_len) {
+			size_t off = s->off, len = c->pub_len - off;
+			uint64_t ev = c->pub_events - s->ev_off;
+			s->writing = true;
 			pthread_mutex_unlock(&t->mu);
-			int rc = s->ops->write(s->ctx, c->data, c->len);
+			int rc = s->ops->write(s->ctx, c->data + off, len);
 			pthread_mutex_lock(&t->mu);
-			s->writing = NULL;
-			s->events += c->n_events;
-			s->lag_events -= c->n_events;
-			s->lag_bytes -= c->len;
+			s->writing = false;
+			s->off += len;
+			s->ev_off += ev;
+			s->events += ev;
+			s->lag_events -= ev;
+			s->lag_bytes -= len;
 			if (rc) {
 				s->write_errors++;
 				s->last_error = rc;
 			} else {
-				s->bytes += c->len;
+				s->bytes += len;
 			}
+			continue;
+		}
+		if (c && c->closed) {
+			s->q_head = (s->q_head + 1) % t->n_chunks;
+			s->q_len--;
+			s->off = 0;
+			s->ev_off = 0;
 			release(t, c);
 			continue;
 		}
@@ -267,7 +329,7 @@ void tel_buf_wait_drained(struct itd_tel *t)
 		bool done = true;
 		for (size_t i = 0; i < t->n_sinks && done; i++) {
 			const struct tel_sink *s = t->sinks[i];
-			done = !s->q_len && !s->writing && s->flushed_gen == gen;
+			done = caught_up(s) && s->flushed_gen == gen;
 		}
 		if (done)
 			break;

@@ -7,7 +7,8 @@
  * payload through the writer, end() appends redacted_fields, the payload's
  * brace, the pre-rendered tags and the newline.  A chunk is published as
  * soon as it cannot hold another max_event_bytes, so an event always fits
- * where it starts and nothing is copied. */
+ * where it starts and nothing is copied.  See tel_buffer.c for how chunks
+ * reach the sinks. */
 #include <assert.h>
 #include <string.h>
 
@@ -157,6 +158,13 @@ fail:
 int itd_tel_add_sink(struct itd_tel *t, const char *name, const struct itd_sink_ops *ops,
 		     void *ctx)
 {
+	/* A new sink starts at a chunk boundary: close the current chunk so
+	 * the next one is queued to it too.  Called on the tick thread. */
+	if (t && t->cur) {
+		assert(!t->in_event);
+		tel_buf_publish(t, t->cur, true);
+		t->cur = NULL;
+	}
 	return tel_buf_add_sink(t, name, ops, ctx);
 }
 
@@ -244,7 +252,7 @@ void itd_tel_end(struct itd_tel *t)
 		c->n_events++;
 	}
 	if (t->chunk_bytes - c->len < t->max_event) {
-		tel_buf_publish(t, c);
+		tel_buf_publish(t, c, true);
 		t->cur = NULL;
 	}
 }
@@ -295,19 +303,16 @@ void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 {
 	assert(!t->in_event);
 	report_delays(t, cycle, ts_ms);
-	if (t->flush_every_tick && t->cur && t->cur->len) {
-		tel_buf_publish(t, t->cur);
-		t->cur = NULL;
-	}
+	/* pub_len is written only by this thread, so it is read without mu. */
+	if (t->flush_every_tick && t->cur && t->cur->len > t->cur->pub_len)
+		tel_buf_publish(t, t->cur, false);
 }
 
 void itd_tel_drain(struct itd_tel *t)
 {
 	assert(!t->in_event);
-	if (t->cur && t->cur->len) {
-		tel_buf_publish(t, t->cur);
-		t->cur = NULL;
-	}
+	if (t->cur && t->cur->len > t->cur->pub_len)
+		tel_buf_publish(t, t->cur, false);
 	tel_buf_wait_drained(t);
 }
 

@@ -13,12 +13,19 @@
  * next lower double.  In units of 2^(e-2) the interval is
  * [4m - 2 (or 4m - 1 at a power of two), 4m + 2], so a decimal d / 10^k lies
  * in it iff  lo * 10^k <= d * 2^(2-e) <= hi * 10^k,  which is integer
- * arithmetic: lo, hi < 2^55 and 10^k <= 10^21 < 2^70 fit 128 bits.  Such a
- * d exists for k iff it exists for k + 1, so a binary search over
- * k = 1..21 finds the fewest fraction digits (= fewest significant digits,
- * since a non-integral v < 2^53 has no integer in its interval); among the
- * candidates for that k we take the one nearest v.  The result has no
- * trailing zero (else k - 1 would have worked). */
+ * arithmetic: lo, hi < 2^55 and 10^k <= 10^21 < 2^70 fit 128 bits.
+ *
+ * Which k: any decimal of at most 15 significant digits survives a trip
+ * through a (normal) double, so if some decimal of <= 15 digits reads back
+ * as v, the correctly rounded 15-digit one (the integer nearest v * 10^k15)
+ * is it, padded with zeros: test that and strip the zeros.  Failing that,
+ * the nearest 16-digit decimal if it is inside the interval, else the
+ * nearest 17-digit one, which always is.  Where the nearest candidate falls
+ * outside a non-empty interval (the lopsided interval at a power of two),
+ * a binary search finds the fewest fraction digits k = 1..21 (if k works so
+ * does k + 1) and takes the candidate nearest v.  A non-integral v < 2^53
+ * has no integer in its interval, so fewest fraction digits means fewest
+ * significant digits; the result never has a trailing zero. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,27 +41,6 @@ static const char digit_pairs[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-char *tel_utoa(char *p, uint64_t v)
-{
-	char tmp[20];
-	char *q = tmp + sizeof tmp;
-	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100);
-		v /= 100;
-		q -= 2;
-		memcpy(q, digit_pairs + 2 * r, 2);
-	}
-	if (v >= 10) {
-		q -= 2;
-		memcpy(q, digit_pairs + 2 * v, 2);
-	} else {
-		*--q = (char)('0' + v);
-	}
-	size_t n = (size_t)(tmp + sizeof tmp - q);
-	memcpy(p, q, n);
-	return p + n;
-}
-
 static const uint64_t pow10_u64[20] = {
 	1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
 	1000000000u, 10000000000u, 100000000000u, 1000000000000u, 10000000000000u,
@@ -62,11 +48,39 @@ static const uint64_t pow10_u64[20] = {
 	1000000000000000000u, 10000000000000000000u,
 };
 
-static u128 pow10_u128(unsigned k)
+/* Decimal digits in v (1 for 0). */
+static inline unsigned n_digits(uint64_t v)
+{
+	/* log10 from the bit length (1233/4096 ~ log10 2), then one compare. */
+	unsigned bits = 64 - (unsigned)__builtin_clzll(v | 1);
+	unsigned n = (bits * 1233) >> 12;
+	return n + (n < 20 && (v | 1) >= pow10_u64[n]); /* v | 1: 0 has one digit */
+}
+
+char *tel_utoa(char *p, uint64_t v)
+{
+	unsigned n = n_digits(v);
+	char *q = p + n;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		q -= 2;
+		memcpy(q, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10)
+		memcpy(q - 2, digit_pairs + 2 * v, 2);
+	else
+		q[-1] = (char)('0' + v);
+	return p + n;
+}
+
+
+/* x * 10^k exactly (x < 2^55, k <= 21). */
+static inline u128 mul_pow10(uint64_t x, unsigned k)
 {
 	if (k < 20)
-		return pow10_u64[k];
-	return (u128)pow10_u64[19] * pow10_u64[k - 19];
+		return (u128)x * pow10_u64[k];
+	return (u128)x * pow10_u64[19] * pow10_u64[k - 19];
 }
 
 /* The rounding interval of v in units of 2^-sh, as integers. */
@@ -80,14 +94,39 @@ struct interval {
 
 /* The decimals with k fraction digits inside the interval are
  * [*dlo, *dhi] (empty when *dlo > *dhi). */
-static void candidates(const struct interval *iv, unsigned k, u128 *dlo, u128 *dhi)
+static inline void candidates(const struct interval *iv, unsigned k, u128 *dlo, u128 *dhi)
 {
-	u128 p = pow10_u128(k);
 	u128 mask = ((u128)1 << iv->sh) - 1;
-	u128 l = (u128)iv->lo * p, h = (u128)iv->hi * p;
+	u128 l = mul_pow10(iv->lo, k), h = mul_pow10(iv->hi, k);
 	bool l_exact = (l & mask) == 0, h_exact = (h & mask) == 0;
 	*dlo = (l >> iv->sh) + ((!l_exact || !iv->closed) ? 1 : 0);
 	*dhi = (h >> iv->sh) - ((h_exact && !iv->closed) ? 1 : 0);
+}
+
+/* The integer nearest v * 10^k (halves up). */
+static inline u128 nearest(const struct interval *iv, unsigned k)
+{
+	return (mul_pow10(iv->mid, k) + ((u128)1 << (iv->sh - 1))) >> iv->sh;
+}
+
+/* d / 10^k as decimal text (d has no trailing zero, k >= 1). */
+static char *put_fixed(char *p, uint64_t d, unsigned k)
+{
+	char digits[24];
+	unsigned n = (unsigned)(tel_utoa(digits, d) - digits);
+	if (n > k) {
+		memcpy(p, digits, n - k);
+		p += n - k;
+		*p++ = '.';
+		memcpy(p, digits + n - k, k);
+		return p + k;
+	}
+	*p++ = '0';
+	*p++ = '.';
+	memset(p, '0', k - n);
+	p += k - n;
+	memcpy(p, digits, n);
+	return p + n;
 }
 
 /* Non-integral v in [1e-5, 2^53): see the file comment. */
@@ -106,8 +145,44 @@ static char *shortest_fast(char *p, double v)
 		.sh = (unsigned)(2 - e),
 		.closed = (m & 1) == 0,
 	};
+	u128 dlo, dhi, d;
+
+	/* k = sig - lead fraction digits give sig significant digits. */
+	int lead;
+	if (v >= 1) {
+		lead = (int)n_digits((uint64_t)v);
+	} else {
+		int z = 0; /* zeros after the point: v * 10^(z+1) >= 1, exactly */
+		while (z < 5 && mul_pow10(iv.mid, (unsigned)z + 1) >> iv.sh == 0)
+			z++;
+		lead = -z;
+	}
+	for (int sig = 15; sig <= 17; sig++) {
+		int k = sig - lead;
+		if (k < 1)
+			continue;
+		candidates(&iv, (unsigned)k, &dlo, &dhi);
+		if (dlo > dhi)
+			continue;
+		d = nearest(&iv, (unsigned)k);
+		if (d < dlo || d > dhi)
+			break; /* asymmetric interval: take the exact search */
+		uint64_t dd = (uint64_t)d; /* < 10^17 */
+		if (dd % 10 == 0) { /* 15 digits padded with zeros: strip them */
+			while (dd % 10000 == 0) {
+				dd /= 10000;
+				k -= 4;
+			}
+			while (dd % 10 == 0) {
+				dd /= 10;
+				k--;
+			}
+		}
+		return put_fixed(p, dd, (unsigned)k);
+	}
+
+	/* Exact search for the fewest fraction digits. */
 	unsigned lo_k = 1, hi_k = 21;
-	u128 dlo, dhi;
 	while (lo_k < hi_k) {
 		unsigned mid = (lo_k + hi_k) / 2;
 		candidates(&iv, mid, &dlo, &dhi);
@@ -116,28 +191,13 @@ static char *shortest_fast(char *p, double v)
 		else
 			lo_k = mid + 1;
 	}
-	unsigned k = lo_k;
-	candidates(&iv, k, &dlo, &dhi);
-	u128 near = ((u128)iv.mid * pow10_u128(k) + ((u128)1 << (iv.sh - 1))) >> iv.sh;
-	if (near < dlo)
-		near = dlo;
-	if (near > dhi)
-		near = dhi;
-	char digits[24];
-	size_t n = (size_t)(tel_utoa(digits, (uint64_t)near) - digits);
-	if (n > k) {
-		memcpy(p, digits, n - k);
-		p += n - k;
-		*p++ = '.';
-		memcpy(p, digits + n - k, k);
-		return p + k;
-	}
-	*p++ = '0';
-	*p++ = '.';
-	memset(p, '0', k - n);
-	p += k - n;
-	memcpy(p, digits, n);
-	return p + n;
+	candidates(&iv, lo_k, &dlo, &dhi);
+	d = nearest(&iv, lo_k);
+	if (d < dlo)
+		d = dlo;
+	if (d > dhi)
+		d = dhi;
+	return put_fixed(p, (uint64_t)d, lo_k);
 }
 
 /* Magnitudes outside the fast path: the first of %.15g, %.16g, %.17g that

@@ -112,10 +112,20 @@ bad:
 	return 3;
 }
 
-/* Escape n bytes into p without bounds checks (caller reserved 6n). */
-static char *esc_fast(char *p, const unsigned char *s, size_t n)
+static inline uint32_t has_special32(uint32_t x)
 {
-	const unsigned char *e = s + n;
+	const uint32_t ones = 0x01010101u, high = 0x80808080u;
+	uint32_t ctl = (x - ones * 0x20) & ~x;
+	uint32_t q = x ^ (ones * '"');
+	uint32_t b = x ^ (ones * '\\');
+	q = (q - ones) & ~q;
+	b = (b - ones) & ~b;
+	return (x | ctl | q | b) & high;
+}
+
+/* The general loop: 8 clean bytes at a time, specials one by one. */
+static char *esc_loop(char *p, const unsigned char *s, const unsigned char *e)
+{
 	while (s < e) {
 		while ((size_t)(e - s) >= 8) {
 			uint64_t x;
@@ -138,6 +148,47 @@ static char *esc_fast(char *p, const unsigned char *s, size_t n)
 		}
 	}
 	return p;
+}
+
+/* Escape n bytes into p without bounds checks (caller reserved 6n).  Clean
+ * strings, the common case, are copied with a few overlapping word moves;
+ * anything else goes through esc_loop. */
+static inline __attribute__((always_inline)) char *esc_fast(char *p, const unsigned char *s,
+							    size_t n)
+{
+	const unsigned char *e = s + n;
+	if (n >= 8) {
+		while ((size_t)(e - s) >= 8) {
+			uint64_t x;
+			memcpy(&x, s, 8);
+			if (has_special(x))
+				return esc_loop(p, s, e);
+			memcpy(p, s, 8);
+			p += 8;
+			s += 8;
+		}
+		size_t rest = (size_t)(e - s);
+		if (rest == 0)
+			return p;
+		/* The last 8 bytes overlap ones already copied verbatim. */
+		uint64_t x;
+		memcpy(&x, e - 8, 8);
+		if (has_special(x))
+			return esc_loop(p, s, e);
+		memcpy(p + rest - 8, e - 8, 8);
+		return p + rest;
+	}
+	if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, e - 4, 4);
+		if (has_special32(a) || has_special32(b))
+			return esc_loop(p, s, e);
+		memcpy(p, &a, 4);
+		memcpy(p + n - 4, &b, 4);
+		return p + n;
+	}
+	return esc_loop(p, s, e);
 }
 
 /* Write [,]"s" (and ':' for a key), checking every unit; false (and
@@ -178,7 +229,8 @@ fail:
 #define STR_FAST_MAX ((SIZE_MAX - 8) / 6)
 
 /* [,]"escaped"[:]: true if written. */
-static inline bool put_str(struct itd_jw *w, const char *s, size_t n, bool key)
+static inline __attribute__((always_inline)) bool put_str(struct itd_jw *w, const char *s,
+							  size_t n, bool key)
 {
 	if (TEL_LIKELY(n <= STR_FAST_MAX && room(w) >= 6 * n + 4)) {
 		char *p = w->p;

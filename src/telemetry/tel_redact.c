@@ -36,17 +36,17 @@ struct tel_rule {
 
 struct tel_redactor {
 	struct rnode *nodes;      /* node 0: the envelope root */
-	size_t n_nodes;
+	size_t n_nodes;           /* nodes in use */
 	const struct rnode *payload; /* node of "payload" */
-	struct tel_rule *rules;
-	size_t n_rules;
+	struct tel_rule *rules;   /* in configuration order */
+	size_t n_rules;           /* rules built so far */
 	uint8_t *key;             /* HMAC key (owned) */
-	size_t key_len;
+	size_t key_len;           /* its length */
 	size_t fields_max;        /* bytes redacted_fields may take, comma included */
 	uint64_t epoch;           /* current event's number, for seen[] */
 	uint64_t *seen;           /* per rule: epoch at which it last fired */
 	uint32_t *hits;           /* rules fired in this event, in order */
-	size_t n_hits;
+	size_t n_hits;            /* entries in hits */
 };
 
 static const char PREFIX[] = "payload.";

@@ -194,12 +194,13 @@ static double percentile(const struct samples *s, unsigned p)
 /* --------------------------------------------------------------- reading */
 
 struct reader {
-	FILE *in;
+	FILE *in;           /* the input */
 	char *blk;          /* BLOCK bytes read ahead */
 	size_t len, pos;    /* filled and consumed bytes of blk */
-	bool eof;
+	bool eof;           /* the input is exhausted */
 	char *line;         /* current line (NUL-terminated) */
-	size_t line_len, line_cap;
+	size_t line_len;    /* its length */
+	size_t line_cap;    /* bytes allocated for it */
 	bool too_long;      /* the current line exceeded LINE_MAX_BYTES */
 };
 
@@ -267,18 +268,37 @@ struct bad {
 };
 
 struct summary {
-	uint64_t lines, n_json, events, n_bad;
-	struct bad bad[LIST_MAX];
-	bool have_seq;
-	uint64_t seq_first, seq_last, n_gaps, missing, n_back;
-	struct gap gaps[LIST_MAX];
-	size_t n_gap_list;
-	bool have_cycle;
-	double cycle_first, cycle_last;
-	char ts_first[40], ts_last[40];
-	uint64_t received, completed, failed, expired, cancelled, rejected;
-	struct table names, rules, reasons, sinks, active;
-	struct samples ticks, ms;
+	uint64_t lines;             /* lines read (blank ones included) */
+	uint64_t n_json;            /* lines that parsed as JSON */
+	uint64_t events;            /* lines that were telemetry events */
+	uint64_t n_bad;             /* malformed lines */
+	struct bad bad[LIST_MAX];   /* the first malformed lines */
+	bool have_seq;              /* seq_first/seq_last are set */
+	uint64_t seq_first;         /* first seq seen */
+	uint64_t seq_last;          /* last seq seen */
+	uint64_t n_gaps;            /* jumps forward by more than one */
+	uint64_t missing;           /* seqs skipped by those jumps */
+	uint64_t n_back;            /* seqs not above their predecessor */
+	struct gap gaps[LIST_MAX];  /* the first gaps */
+	size_t n_gap_list;          /* entries in gaps */
+	bool have_cycle;            /* cycle_first/cycle_last are set */
+	double cycle_first;         /* first and last cycle seen */
+	double cycle_last;
+	char ts_first[40];          /* first and last timestamp seen */
+	char ts_last[40];
+	uint64_t received;          /* intent.received events */
+	uint64_t completed;         /* terminal outcomes, by event */
+	uint64_t failed;
+	uint64_t expired;
+	uint64_t cancelled;
+	uint64_t rejected;
+	struct table names;         /* events by name */
+	struct table rules;         /* intent.blocked by payload.rule */
+	struct table reasons;       /* intent.rejected by payload.reason */
+	struct table sinks;         /* last telemetry.delayed figures per sink */
+	struct table active;        /* intents received and not yet terminal */
+	struct samples ticks;       /* execution.latency payload.ticks */
+	struct samples ms;          /* execution.latency payload.ms */
 };
 
 static void note_bad(struct summary *s, const char *why)

@@ -89,10 +89,13 @@ void tel_red_finish(struct itd_jw *w);
 
 struct tel_chunk {
 	char *data;                 /* chunk_bytes of storage */
-	size_t len;                 /* committed bytes: whole lines only */
-	uint64_t n_events;          /* events in those bytes */
-	uint64_t serial;            /* publication order, to find the oldest */
-	unsigned refs;              /* sinks still holding it (queued or writing) */
+	size_t len;                 /* committed bytes: whole lines (tick thread) */
+	uint64_t n_events;          /* events in those bytes (tick thread) */
+	size_t pub_len;             /* bytes handed to the sinks (under mu) */
+	uint64_t pub_events;        /* events in them (under mu) */
+	bool closed;                /* full: nothing more will be published */
+	uint64_t serial;            /* order of acquisition, to find the oldest */
+	unsigned refs;              /* sinks whose queue holds it */
 	struct tel_chunk *next_free; /* free-list link */
 };
 
@@ -106,9 +109,11 @@ struct tel_sink {
 	struct tel_chunk **q;       /* ring of queued chunks, n_chunks slots */
 	size_t q_head;              /* index of the oldest queued chunk */
 	size_t q_len;               /* queued chunks */
-	struct tel_chunk *writing;  /* chunk being written, or NULL */
-	uint64_t lag_events;        /* events queued or being written */
-	uint64_t lag_bytes;         /* bytes queued or being written */
+	size_t off;                 /* bytes of the head chunk already written */
+	uint64_t ev_off;            /* events of the head chunk already written */
+	bool writing;               /* inside write() on the head chunk */
+	uint64_t lag_events;        /* published events not yet written */
+	uint64_t lag_bytes;         /* published bytes not yet written */
 	uint64_t flushed_gen;       /* last drain generation flushed */
 	/* Counters, under the mutex. */
 	uint64_t events;            /* events handed to write() */
@@ -119,11 +124,12 @@ struct tel_sink {
 	/* Tick-thread only: what the last telemetry.delayed reported. */
 	uint64_t rep_dropped;       /* dropped at the last report */
 	uint64_t rep_errors;        /* write_errors at the last report */
-	uint64_t snap_dropped;      /* snapshot taken for the next report */
-	uint64_t snap_errors;
-	uint64_t snap_lag_events;
-	uint64_t snap_lag_bytes;
-	int snap_last_error;
+	/* Tick-thread only: counters snapshotted for the report being written. */
+	uint64_t snap_dropped;      /* dropped */
+	uint64_t snap_errors;       /* write_errors */
+	uint64_t snap_lag_events;   /* lag_events */
+	uint64_t snap_lag_bytes;    /* lag_bytes */
+	int snap_last_error;        /* last_error */
 };
 
 struct itd_tel {
@@ -133,10 +139,10 @@ struct itd_tel {
 	size_t max_event;            /* largest event line, bytes */
 	size_t chunk_bytes;          /* bytes per chunk */
 	size_t n_chunks;             /* chunks allocated */
-	char *runid_part;            /* ","run_id":"...","cycle": */
-	size_t runid_part_len;
+	char *runid_part;            /* ,"run_id":"...","cycle": */
+	size_t runid_part_len;       /* its length */
 	char *suffix;                /* },"tags":{...}}\n */
-	size_t suffix_len;
+	size_t suffix_len;           /* its length */
 	size_t reserve;              /* bytes kept free for the event trailer */
 	struct tel_redactor *rd;     /* redaction rules, or NULL */
 	/* Tick-thread state. */
@@ -144,10 +150,10 @@ struct itd_tel {
 	struct tel_chunk *cur;       /* chunk being filled, or NULL */
 	uint64_t seq;                /* last seq assigned */
 	bool in_event;               /* between begin and end */
-	const char *ev_name;         /* current event's name, source, cycle, stamp */
-	const char *ev_source;
-	uint64_t ev_cycle;
-	int64_t ev_ts;
+	const char *ev_name;         /* current event's name (for truncation) */
+	const char *ev_source;       /* its source */
+	uint64_t ev_cycle;           /* its cycle */
+	int64_t ev_ts;               /* its stamp */
 	bool ts_valid;               /* ts_str holds the stamp of ts_ms */
 	int64_t ts_ms;               /* stamp of ts_str */
 	char ts_str[ITD_ISO_LEN + 1]; /* cached ISO stamp */
@@ -159,22 +165,24 @@ struct itd_tel {
 	char *arena;                 /* storage of all chunks */
 	struct tel_chunk *chunks;    /* n_chunks chunk headers */
 	struct tel_chunk *free;      /* free list */
-	uint64_t serial;             /* last publication serial */
+	uint64_t serial;             /* last chunk serial */
 	uint64_t drain_gen;          /* current drain generation */
 	bool stop;                   /* sink threads must exit once idle */
 	struct tel_sink **sinks;     /* attached sinks */
-	size_t n_sinks;
+	size_t n_sinks;              /* how many */
 };
 
 /* Allocate the chunks (create) and free them (destroy). */
 int tel_buf_init(struct itd_tel *t, size_t buffer_bytes);
 void tel_buf_fini(struct itd_tel *t);
-/* A chunk to fill: from the free list, by dropping the oldest queued chunk
- * (drop policy) or by waiting for one (block policy).  Never NULL. */
+/* A chunk to fill, already queued to every sink: from the free list, by
+ * dropping the oldest queued chunk (drop policy) or by waiting for one
+ * (block policy).  Never NULL. */
 struct tel_chunk *tel_buf_acquire(struct itd_tel *t);
-/* Queue c to every sink (or free it at once when there are none). */
-void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c);
-/* Start a sink's thread and attach it. */
+/* Hand c's committed lines to the sinks; `close` when c is full (it goes
+ * back to the free list once every sink has written or dropped it). */
+void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close);
+/* Start a sink's thread and attach it (tick thread, no chunk current). */
 int tel_buf_add_sink(struct itd_tel *t, const char *name, const struct itd_sink_ops *ops,
 		     void *ctx);
 /* Wait until every sink has written and flushed all that was published. */

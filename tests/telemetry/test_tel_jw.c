@@ -256,6 +256,30 @@ static void test_numbers(void **state)
 	assert_string_equal(num(123456.789, b, sizeof b), "123456.789");
 }
 
+static void test_integers(void **state)
+{
+	(void)state;
+	char buf[64], want[64];
+	struct itd_jw *w = itd_jw_create(buf, sizeof buf - 1);
+	uint64_t p = 1;
+	for (int e = 0; e < 20; e++, p *= 10) {
+		for (int d = -1; d <= 1; d++) {
+			uint64_t v = p + (uint64_t)(int64_t)d;
+			itd_jw_reset(w, buf, sizeof buf - 1);
+			itd_jw_u64(w, v);
+			buf[itd_jw_len(w)] = '\0';
+			snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+			assert_string_equal(buf, want);
+			itd_jw_reset(w, buf, sizeof buf - 1);
+			itd_jw_i64(w, -(int64_t)(v >> 1));
+			buf[itd_jw_len(w)] = '\0';
+			snprintf(want, sizeof want, "%lld", -(long long)(v >> 1));
+			assert_string_equal(buf, want);
+		}
+	}
+	itd_jw_destroy(w);
+}
+
 static void test_overflow_never_writes_past_cap(void **state)
 {
 	(void)state;
@@ -292,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_random_bytes_give_valid_json),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_overflow_never_writes_past_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
