@@ -63,9 +63,12 @@ static double run(const struct itd_scenario *s, uint64_t n, const char *path, ui
 	return (double)n / ((double)(t1 - t0) / 1e9);
 }
 
+/* usage: bench_sim [TICKS [DIR]]: the telemetry file goes in DIR (default
+ * the current directory), as a run's logs/telemetry/ file would. */
 int main(int argc, char **argv)
 {
 	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
+	const char *dir = argc > 2 ? argv[2] : ".";
 	struct itd_scenario *s;
 	struct itd_diags d = {0};
 	if (itd_scenario_load_builtin("spacecraft", NULL, 0, &s, &d)) {
@@ -73,8 +76,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char path[256];
-	snprintf(path, sizeof path, "%s/intentd-bench-%d.jsonl",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	snprintf(path, sizeof path, "%s/intentd-bench-%d.jsonl", dir, (int)getpid());
 	double off[5], on[5];
 	uint64_t events = 0, bytes = 0;
 	for (int i = 0; i < 5; i++) {

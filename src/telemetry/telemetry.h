@@ -50,6 +50,16 @@ void itd_jw_i64(struct itd_jw *w, int64_t v);
 void itd_jw_u64(struct itd_jw *w, uint64_t v);
 void itd_jw_bool(struct itd_jw *w, bool v);
 void itd_jw_null(struct itd_jw *w);
+/* A key given as a string literal that needs no escaping: its quoted form
+ * and colon are built at compile time, so writing it is one copy (no
+ * strlen, no escape scan).  Use through ITD_JW_K* below. */
+void itd_jw_key_lit(struct itd_jw *w, const char *quoted, size_t n);
+#define ITD_JW_KEY(w, lit) itd_jw_key_lit((w), "\"" lit "\":", sizeof(lit) + 2)
+#define ITD_JW_KSTR(w, lit, v) (ITD_JW_KEY(w, lit), itd_jw_str((w), (v)))
+#define ITD_JW_KNUM(w, lit, v) (ITD_JW_KEY(w, lit), itd_jw_num((w), (v)))
+#define ITD_JW_KU64(w, lit, v) (ITD_JW_KEY(w, lit), itd_jw_u64((w), (v)))
+#define ITD_JW_KBOOL(w, lit, v) (ITD_JW_KEY(w, lit), itd_jw_bool((w), (v)))
+
 /* Key + value shorthands. */
 void itd_jw_kstr(struct itd_jw *w, const char *key, const char *s);
 void itd_jw_knum(struct itd_jw *w, const char *key, double v);

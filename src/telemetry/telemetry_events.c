@@ -26,15 +26,15 @@ static void write_value(struct itd_jw *w, const struct itd_value *v)
 
 static void write_goal(struct itd_jw *w, const struct itd_scenario *s, const struct itd_goal *g)
 {
-	itd_jw_key(w, "goal");
+	ITD_JW_KEY(w, "goal");
 	if (!g->present) {
 		itd_jw_null(w);
 		return;
 	}
 	itd_jw_obj_begin(w);
-	itd_jw_kstr(w, "metric", s->fields[g->metric].name);
-	itd_jw_knum(w, "reference", g->reference);
-	itd_jw_knum(w, "tolerance", g->tolerance);
+	ITD_JW_KSTR(w, "metric", s->fields[g->metric].name);
+	ITD_JW_KNUM(w, "reference", g->reference);
+	ITD_JW_KNUM(w, "tolerance", g->tolerance);
 	itd_jw_obj_end(w);
 }
 
@@ -42,9 +42,9 @@ static void write_goal(struct itd_jw *w, const struct itd_scenario *s, const str
 static void write_intent_head(struct itd_jw *w, const struct itd_scenario *s,
 			      const struct itd_intent *in)
 {
-	itd_jw_kstr(w, "intent_id", in->id);
-	itd_jw_kstr(w, "type", s->types[in->type].name);
-	itd_jw_kstr(w, "status", itd_status_name(in->status));
+	ITD_JW_KSTR(w, "intent_id", in->id);
+	ITD_JW_KSTR(w, "type", s->types[in->type].name);
+	ITD_JW_KSTR(w, "status", itd_status_name(in->status));
 }
 
 static void write_received(struct itd_jw *w, const struct itd_engine *e,
@@ -53,10 +53,10 @@ static void write_received(struct itd_jw *w, const struct itd_engine *e,
 	const struct itd_scenario *s = itd_engine_scenario(e);
 	const struct itd_intents *t = itd_engine_intents_c(e);
 	const struct itd_intent_type *ty = &s->types[in->type];
-	itd_jw_kstr(w, "source", itd_source_name(in->source));
-	itd_jw_knum(w, "priority", in->priority);
+	ITD_JW_KSTR(w, "source", itd_source_name(in->source));
+	ITD_JW_KNUM(w, "priority", in->priority);
 	write_goal(w, s, &in->goal);
-	itd_jw_key(w, "params");
+	ITD_JW_KEY(w, "params");
 	itd_jw_obj_begin(w);
 	for (uint32_t p = 0; p < ty->n_params; p++) {
 		const struct itd_value *v = itd_intent_param(t, in, p);
@@ -66,21 +66,21 @@ static void write_received(struct itd_jw *w, const struct itd_engine *e,
 		write_value(w, v);
 	}
 	itd_jw_obj_end(w);
-	itd_jw_ku64(w, "created_tick", in->created_tick);
-	itd_jw_key(w, "deadline_tick");
+	ITD_JW_KU64(w, "created_tick", in->created_tick);
+	ITD_JW_KEY(w, "deadline_tick");
 	if (in->deadline_tick)
 		itd_jw_u64(w, in->deadline_tick);
 	else
 		itd_jw_null(w);
 	if (in->key[0])
-		itd_jw_kstr(w, "idempotency_key", in->key);
+		ITD_JW_KSTR(w, "idempotency_key", in->key);
 }
 
 /* policy.evaluated: every eligible intent's score and the selection. */
 static void write_scores(struct itd_jw *w, const struct itd_engine *e)
 {
 	const struct itd_intents *t = itd_engine_intents_c(e);
-	itd_jw_key(w, "scores");
+	ITD_JW_KEY(w, "scores");
 	itd_jw_obj_begin(w);
 	for (uint32_t i = 0; i < t->n_active; i++) {
 		const struct itd_intent *in = &t->rec[t->active[i]];
@@ -96,7 +96,7 @@ static void write_scores(struct itd_jw *w, const struct itd_engine *e)
 
 static void write_critical(struct itd_jw *w, const struct itd_scenario *s, uint64_t mask)
 {
-	itd_jw_key(w, "critical_domains");
+	ITD_JW_KEY(w, "critical_domains");
 	itd_jw_arr_begin(w);
 	for (size_t i = 0; i < s->n_critical; i++)
 		if (mask >> i & 1)
@@ -111,41 +111,45 @@ void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e)
 	const struct itd_gate *g = itd_engine_gate(e);
 	const struct itd_intent *x = itd_engine_executed(e);
 
-	itd_jw_key(w, "state");
+	ITD_JW_KEY(w, "state");
 	itd_jw_obj_begin(w);
 	for (size_t i = 0; i < s->n_fields; i++) {
 		itd_jw_key(w, s->fields[i].name);
 		write_value(w, &st[i]);
 	}
-	itd_jw_kstr(w, "mode", itd_engine_mode(e));
+	ITD_JW_KSTR(w, "mode", itd_engine_mode(e));
 	itd_jw_obj_end(w);
 
-	itd_jw_key(w, "policy");
+	ITD_JW_KEY(w, "policy");
 	itd_jw_obj_begin(w);
-	itd_jw_kstr(w, "selected_intent_id", g->selected ? g->selected->id : NULL);
+	ITD_JW_KSTR(w, "selected_intent_id", g->selected ? g->selected->id : NULL);
 	write_scores(w, e);
 	itd_jw_obj_end(w);
 
-	itd_jw_key(w, "execution");
+	ITD_JW_KEY(w, "execution");
 	itd_jw_obj_begin(w);
-	itd_jw_kstr(w, "executed_intent_id", x ? x->id : NULL);
-	itd_jw_kbool(w, "override_applied", g->override_critical >= 0);
-	itd_jw_kbool(w, "lock_applied", g->lock_applied);
+	ITD_JW_KSTR(w, "executed_intent_id", x ? x->id : NULL);
+	ITD_JW_KBOOL(w, "override_applied", g->override_critical >= 0);
+	ITD_JW_KBOOL(w, "lock_applied", g->lock_applied);
 	itd_jw_obj_end(w);
 
 	bool blocked = g->verdict == ITD_VERDICT_BLOCKED;
-	itd_jw_key(w, "safety");
+	ITD_JW_KEY(w, "safety");
 	itd_jw_obj_begin(w);
-	itd_jw_kbool(w, "blocked", blocked);
-	itd_jw_kstr(w, "blocked_intent_id", blocked ? g->pick->id : NULL);
+	ITD_JW_KBOOL(w, "blocked", blocked);
+	ITD_JW_KSTR(w, "blocked_intent_id", blocked ? g->pick->id : NULL);
 	write_critical(w, s, g->critical);
-	itd_jw_kstr(w, "reason", blocked ? g->rule->id : NULL);
-	itd_jw_kstr(w, "explain", blocked ? g->explain : NULL);
+	ITD_JW_KSTR(w, "reason", blocked ? g->rule->id : NULL);
+	ITD_JW_KSTR(w, "explain", blocked ? g->explain : NULL);
 	itd_jw_obj_end(w);
 
+	uint8_t be[8];
+	uint64_t h = itd_engine_state_hash(e);
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)(h >> (56 - 8 * i));
 	char hex[17];
-	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)itd_engine_state_hash(e));
-	itd_jw_kstr(w, "state_hash", hex);
+	itd_hex(be, sizeof be, hex);
+	ITD_JW_KSTR(w, "state_hash", hex);
 }
 
 /* state.updated: the changed fields with their values before and after. */
@@ -153,8 +157,8 @@ static void write_changes(struct itd_jw *w, const struct itd_engine *e, const ch
 {
 	const struct itd_scenario *s = itd_engine_scenario(e);
 	const struct itd_value *a = itd_engine_before(e), *b = itd_engine_state(e);
-	itd_jw_kstr(w, "cause", cause);
-	itd_jw_key(w, "changes");
+	ITD_JW_KSTR(w, "cause", cause);
+	ITD_JW_KEY(w, "changes");
 	itd_jw_arr_begin(w);
 	for (size_t i = 0; i <= s->n_fields; i++) {
 		uint32_t slot = i < s->n_fields ? (uint32_t)i : s->slots.mode;
@@ -166,10 +170,10 @@ static void write_changes(struct itd_jw *w, const struct itd_engine *e, const ch
 		if (same)
 			continue;
 		itd_jw_obj_begin(w);
-		itd_jw_kstr(w, "field", i < s->n_fields ? s->fields[i].name : "mode");
-		itd_jw_key(w, "before");
+		ITD_JW_KSTR(w, "field", i < s->n_fields ? s->fields[i].name : "mode");
+		ITD_JW_KEY(w, "before");
 		write_value(w, va);
-		itd_jw_key(w, "after");
+		ITD_JW_KEY(w, "after");
 		write_value(w, vb);
 		itd_jw_obj_end(w);
 	}
@@ -191,13 +195,13 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 	case ITD_EV_INTENT_REJECTED:
 		if (in)
 			write_intent_head(w, s, in);
-		itd_jw_kstr(w, "reason", ev->reason);
-		itd_jw_kstr(w, "message", ev->detail);
+		ITD_JW_KSTR(w, "reason", ev->reason);
+		ITD_JW_KSTR(w, "message", ev->detail);
 		break;
 	case ITD_EV_INTENT_QUEUED:
 	case ITD_EV_INTENT_CANCELLED:
 		write_intent_head(w, s, in);
-		itd_jw_kstr(w, "reason", ev->reason);
+		ITD_JW_KSTR(w, "reason", ev->reason);
 		break;
 	case ITD_EV_INTENT_BLOCKED: {
 		write_intent_head(w, s, in);
@@ -205,47 +209,47 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		for (size_t i = 0; i < s->n_safety; i++)
 			if (s->safety[i].id == ev->reason)
 				r = &s->safety[i];
-		itd_jw_kstr(w, "rule", ev->reason);
-		itd_jw_kstr(w, "message", r ? r->message : NULL);
-		itd_jw_kstr(w, "explain", ev->detail);
-		itd_jw_ku64(w, "blocked_ticks", ev->n);
-		itd_jw_kbool(w, "repeat", ev->suppressed_before);
+		ITD_JW_KSTR(w, "rule", ev->reason);
+		ITD_JW_KSTR(w, "message", r ? r->message : NULL);
+		ITD_JW_KSTR(w, "explain", ev->detail);
+		ITD_JW_KU64(w, "blocked_ticks", ev->n);
+		ITD_JW_KBOOL(w, "repeat", ev->suppressed_before);
 		break;
 	}
 	case ITD_EV_INTENT_AUTHORIZED:
 		write_intent_head(w, s, in);
-		itd_jw_kstr(w, "reason", ev->reason);
-		itd_jw_knum(w, "score", in->score);
+		ITD_JW_KSTR(w, "reason", ev->reason);
+		ITD_JW_KNUM(w, "score", in->score);
 		break;
 	case ITD_EV_INTENT_EXECUTED:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "executions", in->executions);
-		itd_jw_ku64(w, "attempts", in->attempts);
+		ITD_JW_KU64(w, "executions", in->executions);
+		ITD_JW_KU64(w, "attempts", in->attempts);
 		break;
 	case ITD_EV_INTENT_COMPLETED:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "executions", in->executions);
-		itd_jw_ku64(w, "blocked_ticks", in->blocked_ticks);
-		itd_jw_ku64(w, "active_ticks", ev->tick - in->created_tick);
+		ITD_JW_KU64(w, "executions", in->executions);
+		ITD_JW_KU64(w, "blocked_ticks", in->blocked_ticks);
+		ITD_JW_KU64(w, "active_ticks", ev->tick - in->created_tick);
 		break;
 	case ITD_EV_INTENT_FAILED:
 		write_intent_head(w, s, in);
-		itd_jw_kstr(w, "reason", ev->reason);
-		itd_jw_kstr(w, "condition", ev->detail);
-		itd_jw_ku64(w, "attempts", ev->n);
+		ITD_JW_KSTR(w, "reason", ev->reason);
+		ITD_JW_KSTR(w, "condition", ev->detail);
+		ITD_JW_KU64(w, "attempts", ev->n);
 		break;
 	case ITD_EV_INTENT_RETRY_SCHEDULED:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "attempt", ev->n);
-		itd_jw_ku64(w, "retry_tick", ev->at_tick);
+		ITD_JW_KU64(w, "attempt", ev->n);
+		ITD_JW_KU64(w, "retry_tick", ev->at_tick);
 		break;
 	case ITD_EV_INTENT_EXPIRED:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "deadline_tick", ev->n);
+		ITD_JW_KU64(w, "deadline_tick", ev->n);
 		break;
 	case ITD_EV_POLICY_EVALUATED:
-		itd_jw_kstr(w, "selected_intent_id", in ? in->id : NULL);
-		itd_jw_key(w, "score");
+		ITD_JW_KSTR(w, "selected_intent_id", in ? in->id : NULL);
+		ITD_JW_KEY(w, "score");
 		if (in)
 			itd_jw_num(w, in->score);
 		else
@@ -253,44 +257,44 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		write_scores(w, e);
 		break;
 	case ITD_EV_SAFETY_OVERRIDE:
-		itd_jw_kstr(w, "domain", ev->reason);
+		ITD_JW_KSTR(w, "domain", ev->reason);
 		write_intent_head(w, s, in);
-		itd_jw_kbool(w, "created", itd_engine_gate(e)->override_created);
+		ITD_JW_KBOOL(w, "created", itd_engine_gate(e)->override_created);
 		break;
 	case ITD_EV_SAFETY_LOCK:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "ticks_left", ev->n);
+		ITD_JW_KU64(w, "ticks_left", ev->n);
 		break;
 	case ITD_EV_STATE_UPDATED:
 		write_changes(w, e, ev->reason);
 		break;
 	case ITD_EV_EXECUTION_LATENCY:
 		write_intent_head(w, s, in);
-		itd_jw_ku64(w, "ticks", ev->n);
-		itd_jw_knum(w, "ms", ev->ms);
+		ITD_JW_KU64(w, "ticks", ev->n);
+		ITD_JW_KNUM(w, "ms", ev->ms);
 		break;
 	case ITD_EV_ENGINE_FAULT:
-		itd_jw_kstr(w, "reason", ev->reason);
-		itd_jw_kstr(w, "expression", ev->detail);
-		itd_jw_ku64(w, "count", ev->n);
+		ITD_JW_KSTR(w, "reason", ev->reason);
+		ITD_JW_KSTR(w, "expression", ev->detail);
+		ITD_JW_KU64(w, "count", ev->n);
 		break;
 	case ITD_EV_ENGINE_TICK:
 		itd_tel_write_frame(w, e);
 		break;
 	case ITD_EV_ENGINE_SLIP:
-		itd_jw_ku64(w, "ticks_late", ev->n);
-		itd_jw_knum(w, "ms_late", ev->ms);
+		ITD_JW_KU64(w, "ticks_late", ev->n);
+		ITD_JW_KNUM(w, "ms_late", ev->ms);
 		break;
 	case ITD_EV_CONSOLE_APPLIED: {
 		int f = itd_scenario_field(s, ev->detail);
-		itd_jw_kstr(w, "command", ev->reason);
-		itd_jw_kstr(w, "field", ev->detail);
-		itd_jw_key(w, "value");
+		ITD_JW_KSTR(w, "command", ev->reason);
+		ITD_JW_KSTR(w, "field", ev->detail);
+		ITD_JW_KEY(w, "value");
 		if (f >= 0)
 			write_value(w, &itd_engine_state(e)[f]);
 		else
 			itd_jw_null(w);
-		itd_jw_kbool(w, "fault_injection", true);
+		ITD_JW_KBOOL(w, "fault_injection", true);
 		break;
 	}
 	case ITD_EV_COUNT:
