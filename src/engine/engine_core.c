@@ -164,28 +164,15 @@ int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v)
 	if (field >= e->scn->n_fields || v.type != e->scn->fields[field].type)
 		return ITD_EINVAL;
 	const struct itd_field *f = &e->scn->fields[field];
-	if (v.type == ITD_T_NUM) {
-		if (!isfinite(v.num)) {
-			e->stats.faults++;
-			return ITD_ERANGE;
-		}
-		if (f->has_min && v.num < f->min)
-			v.num = f->min;
-		if (f->has_max && v.num > f->max)
-			v.num = f->max;
+	if (v.type == ITD_T_NUM && !isfinite(v.num)) {
+		e->stats.faults++;
+		return ITD_ERANGE;
 	}
-	if (v.type == ITD_T_STR) {
-		/* Strings must outlive the tick: only the field's declared
-		 * values (owned by the scenario) are accepted. */
-		const char *own = NULL;
-		for (size_t i = 0; i < f->n_values; i++)
-			if (!strcmp(f->values[i], v.str))
-				own = f->values[i];
-		if (!own)
-			return ITD_EINVAL;
-		v.str = own;
-	}
-	e->global[field] = v;
+	/* Strings must outlive the tick: only the field's declared values
+	 * (owned by the scenario) are accepted. */
+	if (v.type == ITD_T_STR && !(v.str = itd_field_value(f, v.str)))
+		return ITD_EINVAL;
+	e->global[field] = itd_field_clamp(f, v);
 	return ITD_OK;
 }
 
@@ -248,7 +235,9 @@ void itd_engine_stats(const struct itd_engine *e, struct itd_engine_stats *out)
 {
 	*out = e->stats;
 	out->rejected += e->intents.n_rejected;
+	pthread_mutex_lock((pthread_mutex_t *)&e->intake.lock);
 	out->intake_full = e->intake.full;
+	pthread_mutex_unlock((pthread_mutex_t *)&e->intake.lock);
 }
 
 uint64_t itd_engine_blocks_by_rule(const struct itd_engine *e, size_t rule)

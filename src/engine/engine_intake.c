@@ -31,17 +31,30 @@ void itd_intake_fini(struct itd_intake *q)
 	q->slots = NULL;
 }
 
-/* Reserve the next slot (lock held); NULL if full. */
-static struct itd_input *reserve(struct itd_intake *q)
+/* Lock the queue and reserve its next slot, stamped with its arrival; on
+ * success the lock is held until publish().  NULL (lock released, refusal
+ * counted) if the queue is full. */
+static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind)
 {
-	if (q->n == q->cap)
+	pthread_mutex_lock(&q->lock);
+	if (q->n == q->cap) {
+		q->full++;
+		pthread_mutex_unlock(&q->lock);
 		return NULL;
+	}
 	struct itd_input *in = &q->slots[(q->head + q->n) % q->cap];
 	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELEASE);
 	memset(in, 0, sizeof *in);
+	in->kind = kind;
 	in->arrival = ++q->arrivals;
 	in->received_ms = itd_clock_wall_ms();
 	return in;
+}
+
+/* The reserved slot is filled in: let the tick see it. */
+static void publish(struct itd_intake *q)
+{
+	pthread_mutex_unlock(&q->lock);
 }
 
 uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out)
@@ -78,15 +91,11 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 		return rc;
 
 	struct itd_intake *q = &e->intake;
-	pthread_mutex_lock(&q->lock);
-	struct itd_input *in = reserve(q);
+	struct itd_input *in = reserve(q, ITD_IN_SUBMIT);
 	if (!in) {
-		q->full++;
-		pthread_mutex_unlock(&q->lock);
 		snprintf(msg, cap, "intake queue full (%u inputs)", q->cap);
 		return ITD_EFULL;
 	}
-	in->kind = ITD_IN_SUBMIT;
 	in->sub = *sub;
 	in->sub.params = NULL;
 	in->sub.idempotency_key = NULL;
@@ -104,7 +113,7 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 		memcpy(in->key, sub->idempotency_key, strlen(sub->idempotency_key) + 1);
 	if (arrival_out)
 		*arrival_out = in->arrival;
-	pthread_mutex_unlock(&q->lock);
+	publish(q);
 	return ITD_OK;
 }
 
@@ -113,17 +122,12 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason)
 	if (strlen(id) >= ITD_ID_LEN)
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
-	pthread_mutex_lock(&q->lock);
-	struct itd_input *in = reserve(q);
-	if (!in) {
-		q->full++;
-		pthread_mutex_unlock(&q->lock);
+	struct itd_input *in = reserve(q, ITD_IN_CANCEL);
+	if (!in)
 		return ITD_EFULL;
-	}
-	in->kind = ITD_IN_CANCEL;
 	memcpy(in->target, id, strlen(id) + 1);
 	in->reason = reason ? reason : "cancelled";
-	pthread_mutex_unlock(&q->lock);
+	publish(q);
 	return ITD_OK;
 }
 
@@ -132,27 +136,15 @@ int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value 
 	const struct itd_field *f = field < e->scn->n_fields ? &e->scn->fields[field] : NULL;
 	if (!f || v.type != f->type || (v.type == ITD_T_NUM && !isfinite(v.num)))
 		return ITD_EINVAL;
-	if (v.type == ITD_T_STR) {
-		/* The value must outlive the queue: use the scenario's copy. */
-		const char *own = NULL;
-		for (size_t i = 0; i < f->n_values; i++)
-			if (!strcmp(f->values[i], v.str))
-				own = f->values[i];
-		if (!own)
-			return ITD_EINVAL;
-		v.str = own;
-	}
+	/* The value must outlive the queue: use the scenario's copy. */
+	if (v.type == ITD_T_STR && !(v.str = itd_field_value(f, v.str)))
+		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
-	pthread_mutex_lock(&q->lock);
-	struct itd_input *in = reserve(q);
-	if (!in) {
-		q->full++;
-		pthread_mutex_unlock(&q->lock);
+	struct itd_input *in = reserve(q, ITD_IN_SET);
+	if (!in)
 		return ITD_EFULL;
-	}
-	in->kind = ITD_IN_SET;
 	in->field = field;
 	in->value = v;
-	pthread_mutex_unlock(&q->lock);
+	publish(q);
 	return ITD_OK;
 }

@@ -34,18 +34,6 @@ struct itd_intent *itd_engine_create_intent(struct itd_engine *e,
 	return in;
 }
 
-/* Clamp a number to its field's bounds. */
-static struct itd_value clamp_field(const struct itd_field *f, struct itd_value v)
-{
-	if (v.type == ITD_T_NUM) {
-		if (f->has_min && v.num < f->min)
-			v.num = f->min;
-		if (f->has_max && v.num > f->max)
-			v.num = f->max;
-	}
-	return v;
-}
-
 /* Apply assignments simultaneously: all read the state before any is
  * written.  A result that is not finite keeps the field's old value. */
 static void assign_all(struct itd_engine *e, const struct itd_assign *as, size_t n,
@@ -59,7 +47,7 @@ static void assign_all(struct itd_engine *e, const struct itd_assign *as, size_t
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		e->global[as[i].field] = clamp_field(&e->scn->fields[as[i].field], e->scratch[i]);
+		e->global[as[i].field] = itd_field_clamp(&e->scn->fields[as[i].field], e->scratch[i]);
 	e->intents.gen++;
 }
 
@@ -99,7 +87,7 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 	}
 	case ITD_IN_SET: {
 		const struct itd_field *f = &e->scn->fields[inp->field];
-		e->global[inp->field] = clamp_field(f, inp->value);
+		e->global[inp->field] = itd_field_clamp(f, inp->value);
 		struct itd_event ev = {.kind = ITD_EV_CONSOLE_APPLIED, .reason = "set",
 				       .detail = f->name};
 		itd_engine_emit(e, &ev);

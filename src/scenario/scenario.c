@@ -304,3 +304,22 @@ int itd_scenario_constant(const struct itd_scenario *p, const char *name, struct
 	}
 	return ITD_ENOTFOUND;
 }
+
+const char *itd_field_value(const struct itd_field *f, const char *v)
+{
+	for (size_t i = 0; v && i < f->n_values; i++)
+		if (strcmp(f->values[i], v) == 0)
+			return f->values[i];
+	return NULL;
+}
+
+struct itd_value itd_field_clamp(const struct itd_field *f, struct itd_value v)
+{
+	if (v.type == ITD_T_NUM) {
+		if (f->has_min && v.num < f->min)
+			v.num = f->min;
+		if (f->has_max && v.num > f->max)
+			v.num = f->max;
+	}
+	return v;
+}

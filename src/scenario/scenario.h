@@ -314,6 +314,14 @@ int itd_scenario_field(const struct itd_scenario *s, const char *name);
 int itd_scenario_mode(const struct itd_scenario *s, const char *name);
 int itd_scenario_type(const struct itd_scenario *s, const char *name);
 int itd_scenario_domain(const struct itd_scenario *s, const char *name);
+/* A string field's declared value equal to v, as the scenario's own
+ * stable copy (so it may be kept in the state), or NULL if v is not one
+ * of the field's values. */
+const char *itd_field_value(const struct itd_field *f, const char *v);
+/* v clamped to the field's min/max when it is a number; other values are
+ * returned unchanged. */
+struct itd_value itd_field_clamp(const struct itd_field *f, struct itd_value v);
+
 /* Index of a parameter of a type by name, or -1. */
 int itd_scenario_param(const struct itd_intent_type *t, const char *name);
 /* The value of a `constants:` entry: 0 and *out (may be NULL; strings
