@@ -132,12 +132,25 @@ struct itd_submission {
 	uint64_t body_hash;                /* for idempotency */
 };
 
-/* Queue a submission for the next tick's intake (thread-safe).  Checks it
- * against the scenario first (msg says why if not).  Returns 0 and the
- * arrival number in *arrival_out, ITD_EINVAL (bad submission) or
- * ITD_EFULL (the intake queue is full; nothing was queued). */
+/* What a submission was given. */
+struct itd_receipt {
+	uint64_t seq;            /* the intent's sequence number */
+	char id[ITD_ID_LEN];     /* its id, "i-000042" */
+	uint64_t received_tick;  /* the tick whose intake applies it */
+	uint64_t arrival;        /* arrival number at the intake */
+};
+
+/* Queue a submission for the next tick's intake (thread-safe).  It is
+ * checked against the scenario first (msg says why if not), then given its
+ * id, room in the intent table and its idempotency key at once, so what is
+ * accepted here is always created at received_tick.  Returns 0 with *out
+ * filled; ITD_EEXISTS: the same idempotency key with the same body was
+ * accepted before (*out names the original); ITD_ECONFLICT: the key was
+ * used with another body (*out names the holder); ITD_EINVAL: a bad
+ * submission; ITD_EFULL: the intake queue or the intent table is full
+ * (nothing was queued). */
 int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
-		      uint64_t *arrival_out, char *msg, size_t cap);
+		      struct itd_receipt *out, char *msg, size_t cap);
 /* Queue a cancellation of intent `id` (thread-safe). */
 int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason);
 /* Queue a fault injection: set state field `field` to `v` at the next

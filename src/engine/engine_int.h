@@ -16,6 +16,7 @@ enum itd_input_kind {
  * pointers), so slots can be copied. */
 struct itd_input {
 	enum itd_input_kind kind;          /* what */
+	uint64_t seq;                      /* SUBMIT: the reserved sequence number */
 	uint64_t arrival;                  /* arrival number (1-based) */
 	int64_t received_ms;               /* when it arrived */
 	struct itd_submission sub;         /* SUBMIT (pointers unused) */
@@ -38,6 +39,7 @@ struct itd_intake {
 	uint32_t cap, head, n;             /* ring position and fill */
 	uint64_t arrivals;                 /* inputs ever queued */
 	uint64_t full;                     /* submissions refused: queue full */
+	uint64_t apply_tick;               /* the tick that will apply what is queued now */
 };
 
 struct itd_engine {
@@ -81,8 +83,9 @@ static inline void itd_engine_emit(struct itd_engine *e, struct itd_event *ev)
 /* Intake (engine_intake.c). */
 int itd_intake_init(struct itd_intake *q, uint32_t cap);
 void itd_intake_fini(struct itd_intake *q);
-/* Move every queued input into `out` (cap slots); returns how many. */
-uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out);
+/* At the start of tick `tick`: move every queued input into `out` (cap
+ * slots) and return how many; later inputs apply at tick + 1. */
+uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t tick);
 
 /* Phases (engine_tick.c). */
 void itd_engine_phase_intake(struct itd_engine *e);

@@ -3,6 +3,7 @@
  * copy their input into a ring slot under a mutex; the tick takes the whole
  * ring at once.  A full queue refuses the input (counted) and keeps
  * everything already accepted. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ int itd_intake_init(struct itd_intake *q, uint32_t cap)
 	if (!q->slots)
 		return ITD_ENOMEM;
 	q->cap = cap;
+	q->apply_tick = 1;
 	if (pthread_mutex_init(&q->lock, NULL)) {
 		itd_free(q->slots);
 		q->slots = NULL;
@@ -57,13 +59,34 @@ static void publish(struct itd_intake *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out)
+/* Give back the slot reserve() just handed out (lock held), and unlock. */
+static void withdraw(struct itd_intake *q)
+{
+	__atomic_store_n(&q->n, q->n - 1, __ATOMIC_RELEASE);
+	q->arrivals--;
+	pthread_mutex_unlock(&q->lock);
+}
+
+uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t tick)
 {
 	/* Most ticks have no input: look before taking the lock.  A producer
-	 * racing with this read is seen at the next tick. */
-	if (!__atomic_load_n(&q->n, __ATOMIC_ACQUIRE))
-		return 0;
+	 * racing with this read is seen at the next tick, and it was told so:
+	 * apply_tick only moves under the lock. */
+	if (!__atomic_load_n(&q->n, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&q->apply_tick, __ATOMIC_RELAXED) <= tick) {
+			pthread_mutex_lock(&q->lock);
+			if (q->n == 0) {
+				q->apply_tick = tick + 1;
+				pthread_mutex_unlock(&q->lock);
+				return 0;
+			}
+			pthread_mutex_unlock(&q->lock);
+		} else {
+			return 0;
+		}
+	}
 	pthread_mutex_lock(&q->lock);
+	q->apply_tick = tick + 1;
 	uint32_t n = q->n;
 	for (uint32_t i = 0; i < n; i++)
 		out[i] = q->slots[(q->head + i) % q->cap];
@@ -74,8 +97,9 @@ uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out)
 }
 
 int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
-		      uint64_t *arrival_out, char *msg, size_t cap)
+		      struct itd_receipt *out, char *msg, size_t cap)
 {
+	memset(out, 0, sizeof *out);
 	if (sub->n_params > ITD_MAX_PARAMS) {
 		snprintf(msg, cap, "too many parameters (at most %d)", ITD_MAX_PARAMS);
 		return ITD_EINVAL;
@@ -89,13 +113,29 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	int rc = itd_intents_validate(&e->intents, &spec, msg, cap);
 	if (rc)
 		return rc;
-
+	/* The queue slot first, then the id (lock order: intake, then the
+	 * table), so a refusal consumes neither. */
 	struct itd_intake *q = &e->intake;
 	struct itd_input *in = reserve(q, ITD_IN_SUBMIT);
 	if (!in) {
 		snprintf(msg, cap, "intake queue full (%u inputs)", q->cap);
 		return ITD_EFULL;
 	}
+	uint64_t seq;
+	rc = itd_intents_reserve(&e->intents, sub->idempotency_key, sub->body_hash, &seq);
+	if (rc) {
+		withdraw(q);
+		out->seq = seq;
+		snprintf(out->id, sizeof out->id, "i-%06" PRIu64, seq);
+		if (rc == ITD_ECONFLICT)
+			snprintf(msg, cap, "idempotency_key '%s' was used by %s with a different body",
+				 sub->idempotency_key, out->id);
+		else if (rc == ITD_EFULL)
+			snprintf(msg, cap, "intent table full (%u intents; raise engine.max_intents)",
+				 e->scn->max_intents);
+		return rc;
+	}
+	in->seq = seq;
 	in->sub = *sub;
 	in->sub.params = NULL;
 	in->sub.idempotency_key = NULL;
@@ -111,8 +151,10 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	}
 	if (sub->idempotency_key)
 		memcpy(in->key, sub->idempotency_key, strlen(sub->idempotency_key) + 1);
-	if (arrival_out)
-		*arrival_out = in->arrival;
+	out->seq = seq;
+	snprintf(out->id, sizeof out->id, "i-%06" PRIu64, seq);
+	out->arrival = in->arrival;
+	out->received_tick = q->apply_tick;
 	publish(q);
 	return ITD_OK;
 }

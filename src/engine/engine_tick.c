@@ -59,6 +59,7 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 			if (inp->params[i].value.type == ITD_T_STR)
 				inp->params[i].value.str = inp->str + inp->str_off[i];
 		struct itd_intent_spec spec = {
+			.seq = inp->seq, .reserved = true,
 			.type = inp->sub.type, .source = inp->sub.source,
 			.priority = inp->sub.priority, .goal = inp->sub.goal,
 			.params = inp->params, .n_params = inp->sub.n_params,
@@ -112,7 +113,7 @@ void itd_engine_phase_intake(struct itd_engine *e)
 			itd_engine_create_intent(e, &spec);
 		}
 	}
-	uint32_t n = itd_intake_take(&e->intake, e->draining);
+	uint32_t n = itd_intake_take(&e->intake, e->draining, e->tick);
 	for (uint32_t i = 0; i < n; i++)
 		apply_input(e, &e->draining[i]);
 

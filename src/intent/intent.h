@@ -7,18 +7,20 @@
  * Storage is fixed at creation from the scenario's capacities: the record
  * pool, the history pool and each intent's expression frame are allocated
  * once, so creating, transitioning and archiving intents on the tick never
- * allocates.  The pool is a ring: the intent with sequence number q lives
- * in record (q-1) % cap, and its id is "i-" followed by the zero-padded q.
- * When the ring wraps, the record of a terminal intent is reused: that
- * intent has been reported (telemetry, and the store when there is one)
- * and leaves memory, counted in n_evicted; an active intent is never
- * displaced (creation then fails with ITD_EFULL). */
+ * allocates.  An intent's id is "i-" followed by its zero-padded sequence
+ * number; a map finds its record by sequence number.  When every record is
+ * in use, the record of the intent that became terminal first is reused:
+ * that intent has been reported (telemetry, and the store when there is
+ * one) and leaves memory, counted in n_evicted.  An active intent is never
+ * displaced: with every record active, creation fails with ITD_EFULL. */
 #ifndef ITD_INTENT_H
 #define ITD_INTENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <pthread.h>
 
 #include "core/core.h"
 #include "expr/expr.h"
@@ -117,6 +119,11 @@ struct itd_intent {
 /* A request to create an intent (from a submission, the scenario file, or
  * autonomy).  Borrowed: the table copies what it keeps. */
 struct itd_intent_spec {
+	uint64_t seq;                  /* a sequence number from
+					  itd_intents_reserve (then `reserved`),
+					  or 0 for the next one */
+	bool reserved;                 /* seq was reserved: its capacity and key
+					  are already accounted for */
 	uint32_t type;                 /* intent type index */
 	enum itd_source source;        /* who asked */
 	double priority;               /* priority */
@@ -129,19 +136,42 @@ struct itd_intent_spec {
 	int64_t received_ms;           /* receipt time */
 };
 
-/* The intent table: every intent of a run, active and archived. */
+/* An idempotency key and the intent holding it. */
+struct itd_key_entry {
+	uint64_t seq;                /* holder; 0 = empty slot */
+	uint64_t body_hash;          /* hash of the body it was submitted with */
+	char key[ITD_KEY_LEN];       /* the key */
+};
+
+/* The intent table: every intent of a run, active and archived.  Only
+ * the tick thread creates and transitions intents; other threads may only
+ * reserve (itd_intents_reserve), which touches nothing but the members
+ * under `lock`. */
 struct itd_intents {
 	const struct itd_scenario *scn; /* definitions (borrowed) */
-	struct itd_intent *rec;      /* record ring; seq q in rec[(q-1) % cap] */
-	uint64_t n;                  /* intents ever created (= last seq) */
-	uint64_t cap;                /* ring capacity (max_intents) */
+	struct itd_intent *rec;      /* record pool */
+	uint64_t n;                  /* intents ever created */
+	uint64_t last_seq;           /* highest sequence number created */
+	uint64_t cap;                /* pool capacity (max_intents) */
 	uint64_t n_evicted;          /* terminal intents whose record was reused */
+	uint32_t *free;              /* never-used records (a stack) */
+	uint32_t n_free;
+	uint32_t *done;              /* terminal records, oldest first (a ring) */
+	uint32_t done_head, n_done;
+	uint32_t *by_seq;            /* open-addressing map seq -> record index + 1 */
+	uint64_t n_map;              /* map size (power of two, >= 2 cap) */
 	uint32_t *active;            /* record indices of non-terminal intents, by seq */
 	uint32_t n_active;
 	struct itd_transition *hist_pool; /* cap * hist_cap transitions */
 	uint32_t hist_cap;           /* per intent */
 	struct itd_value *frame_pool;/* cap * n_intent_slots values */
-	uint64_t *keys;              /* idempotency table: seq per slot, 0 = empty */
+	/* Shared with submitting threads, under `lock`: */
+	pthread_mutex_t lock;        /* guards the members below */
+	bool lock_ready;             /* lock was initialised */
+	uint64_t next_seq;           /* last sequence number handed out */
+	uint64_t reserved;           /* reserved and not yet created */
+	uint64_t n_live;             /* active intents (n_active, as others see it) */
+	struct itd_key_entry *keys;  /* idempotency index (open addressing) */
 	uint64_t n_keys_cap;         /* power of two */
 	uint64_t by_status[ITD_ST_COUNT]; /* current count of intents per status */
 	uint64_t n_rejected;         /* creations refused (full, invalid) */
@@ -161,8 +191,21 @@ void itd_intents_fini(struct itd_intents *t);
 int itd_intents_validate(const struct itd_intents *t, const struct itd_intent_spec *spec,
 			 char *msg, size_t cap);
 
-/* Look up an idempotency key: returns the intent holding it or NULL. */
+/* Look up an idempotency key: returns the intent holding it or NULL (also
+ * while its holder is reserved but not yet created). */
 struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key);
+
+/* Reserve a sequence number for an intent to be created at a later tick
+ * (thread-safe).  Capacity is reserved with it, so creating it then
+ * cannot fail for lack of room.  With an idempotency key the key is
+ * registered now: the same key with the same body_hash gives ITD_EEXISTS
+ * and the holder's seq in *seq_out; with a different body ITD_ECONFLICT
+ * (holder in *seq_out).  ITD_EFULL when active intents and reservations
+ * fill the table. */
+int itd_intents_reserve(struct itd_intents *t, const char *key, uint64_t body_hash,
+			uint64_t *seq_out);
+/* Return a reservation that will not be created (drops its key). */
+void itd_intents_unreserve(struct itd_intents *t, uint64_t seq, const char *key);
 
 /* Create an intent at `tick` (status RECEIVED with its first history
  * entry, then QUEUED).  If the spec carries an idempotency key already held
@@ -173,12 +216,14 @@ struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key);
 int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec, uint64_t tick,
 		       struct itd_intent **out, char *msg, size_t cap);
 
+/* Note that `in` became terminal (called by itd_intent_transition), so
+ * its record may be reused once every other record is taken. */
+void itd_intents_archived(struct itd_intents *t, const struct itd_intent *in);
+
 /* Lookups: by id ("i-000042"), by sequence number; NULL if absent or
- * evicted from memory (see itd_intents_evicted). */
+ * evicted from memory. */
 struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id);
 struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq);
-/* True if seq was created but its record has since been reused. */
-bool itd_intents_evicted(const struct itd_intents *t, uint64_t seq);
 /* The i-th active intent in creation order (0 <= i < n_active). */
 static inline struct itd_intent *itd_intents_active(struct itd_intents *t, uint32_t i)
 {

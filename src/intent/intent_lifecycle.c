@@ -161,8 +161,13 @@ int itd_intent_transition(struct itd_intents *t, struct itd_intent *in, enum itd
 	in->status = to;
 	t->by_status[from]--;
 	t->by_status[to]++;
-	if (itd_status_terminal(to))
-		deactivate(t, (uint32_t)((in->seq - 1) % t->cap));
+	if (itd_status_terminal(to)) {
+		deactivate(t, (uint32_t)(in - t->rec));
+		itd_intents_archived(t, in);
+		pthread_mutex_lock(&t->lock);
+		t->n_live--;
+		pthread_mutex_unlock(&t->lock);
+	}
 	return ITD_OK;
 }
 

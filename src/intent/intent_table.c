@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "intent.h"
+#include "intent_int.h"
 
 int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn)
 {
@@ -17,18 +17,29 @@ int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn)
 	t->n_keys_cap = 16;
 	while (t->n_keys_cap < 2 * t->cap)
 		t->n_keys_cap <<= 1;
+	t->n_map = t->n_keys_cap;
 
 	t->rec = itd_calloc(t->cap, sizeof *t->rec);
 	t->active = itd_calloc(t->cap, sizeof *t->active);
 	t->hist_pool = itd_calloc(t->cap * t->hist_cap, sizeof *t->hist_pool);
 	t->frame_pool = itd_calloc(t->cap * n_slots, sizeof *t->frame_pool);
 	t->keys = itd_calloc(t->n_keys_cap, sizeof *t->keys);
-	if (!t->rec || !t->active || !t->hist_pool || !t->frame_pool || !t->keys)
+	t->free = itd_calloc(t->cap, sizeof *t->free);
+	t->done = itd_calloc(t->cap, sizeof *t->done);
+	t->by_seq = itd_calloc(t->n_map, sizeof *t->by_seq);
+	if (!t->rec || !t->active || !t->hist_pool || !t->frame_pool || !t->keys || !t->free ||
+	    !t->done || !t->by_seq)
 		goto fail;
 	for (uint64_t i = 0; i < t->cap; i++) {
 		t->rec[i].hist = &t->hist_pool[i * t->hist_cap];
 		t->rec[i].frame = &t->frame_pool[i * n_slots];
+		/* Hand out record 0 first: the stack pops from the top. */
+		t->free[t->cap - 1 - i] = (uint32_t)i;
 	}
+	t->n_free = (uint32_t)t->cap;
+	if (pthread_mutex_init(&t->lock, NULL))
+		goto fail;
+	t->lock_ready = true;
 	return ITD_OK;
 fail:
 	itd_intents_fini(t);
@@ -42,58 +53,86 @@ void itd_intents_fini(struct itd_intents *t)
 	itd_free(t->hist_pool);
 	itd_free(t->frame_pool);
 	itd_free(t->keys);
+	itd_free(t->free);
+	itd_free(t->done);
+	itd_free(t->by_seq);
+	if (t->lock_ready)
+		pthread_mutex_destroy(&t->lock);
 	memset(t, 0, sizeof *t);
 }
 
-static uint64_t key_hash(const char *key)
+/* ------------------------------------------------- seq -> record map */
+
+static uint64_t seq_hash(uint64_t seq)
 {
-	return itd_hash64(key, strlen(key), 0x6b6579);
+	return seq * UINT64_C(0x9E3779B97F4A7C15) >> 17;
 }
 
-struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key)
+static uint32_t map_find(const struct itd_intents *t, uint64_t seq)
 {
-	if (!key || !*key)
-		return NULL;
-	uint64_t mask = t->n_keys_cap - 1;
-	for (uint64_t i = key_hash(key) & mask;; i = (i + 1) & mask) {
-		uint64_t seq = t->keys[i];
-		if (!seq)
-			return NULL;
-		if (!strcmp(t->rec[(seq - 1) % t->cap].key, key))
-			return &t->rec[(seq - 1) % t->cap];
+	uint64_t mask = t->n_map - 1;
+	for (uint64_t i = seq_hash(seq) & mask;; i = (i + 1) & mask) {
+		uint32_t r = t->by_seq[i];
+		if (!r || t->rec[r - 1].seq == seq)
+			return r;
 	}
 }
 
-static void key_insert(struct itd_intents *t, const char *key, uint64_t seq)
+static void map_insert(struct itd_intents *t, uint64_t seq, uint32_t idx)
 {
-	uint64_t mask = t->n_keys_cap - 1;
-	uint64_t i = key_hash(key) & mask;
-	while (t->keys[i])
+	uint64_t mask = t->n_map - 1;
+	uint64_t i = seq_hash(seq) & mask;
+	while (t->by_seq[i])
 		i = (i + 1) & mask;
-	t->keys[i] = seq;
+	t->by_seq[i] = idx + 1;
 }
 
-/* Remove seq's key (linear probing with backward-shift deletion, so no
- * tombstones accumulate). */
-static void key_remove(struct itd_intents *t, const char *key, uint64_t seq)
+/* Remove seq (linear probing, backward-shift deletion). */
+static void map_remove(struct itd_intents *t, uint64_t seq)
 {
-	uint64_t mask = t->n_keys_cap - 1;
-	uint64_t i = key_hash(key) & mask;
-	while (t->keys[i] && t->keys[i] != seq)
+	uint64_t mask = t->n_map - 1;
+	uint64_t i = seq_hash(seq) & mask;
+	while (t->by_seq[i] && t->rec[t->by_seq[i] - 1].seq != seq)
 		i = (i + 1) & mask;
-	if (!t->keys[i])
+	if (!t->by_seq[i])
 		return;
-	for (uint64_t j = (i + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
-		const struct itd_intent *o = &t->rec[(t->keys[j] - 1) % t->cap];
-		uint64_t home = key_hash(o->key) & mask;
-		/* Move j back to i unless its home lies cyclically in (i, j]. */
+	for (uint64_t j = (i + 1) & mask; t->by_seq[j]; j = (j + 1) & mask) {
+		uint64_t home = seq_hash(t->rec[t->by_seq[j] - 1].seq) & mask;
 		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!stays) {
-			t->keys[i] = t->keys[j];
+			t->by_seq[i] = t->by_seq[j];
 			i = j;
 		}
 	}
-	t->keys[i] = 0;
+	t->by_seq[i] = 0;
+}
+
+void itd_intents_archived(struct itd_intents *t, const struct itd_intent *in)
+{
+	uint32_t idx = (uint32_t)(in - t->rec);
+	t->done[(t->done_head + t->n_done) % t->cap] = idx;
+	t->n_done++;
+}
+
+/* A record for a new intent: a never-used one, else the oldest terminal
+ * one (evicted from memory); NULL if every record holds an active intent. */
+static struct itd_intent *take_record(struct itd_intents *t)
+{
+	if (t->n_free)
+		return &t->rec[t->free[--t->n_free]];
+	if (!t->n_done)
+		return NULL;
+	struct itd_intent *in = &t->rec[t->done[t->done_head]];
+	t->done_head = (t->done_head + 1) % (uint32_t)t->cap;
+	t->n_done--;
+	map_remove(t, in->seq);
+	if (in->key[0]) {
+		pthread_mutex_lock(&t->lock);
+		itd_keys_remove(t, in->key);
+		pthread_mutex_unlock(&t->lock);
+	}
+	t->n_evicted++;
+	return in;
 }
 
 int itd_intents_validate(const struct itd_intents *t, const struct itd_intent_spec *spec,
@@ -221,6 +260,55 @@ static void fill_frame(struct itd_intents *t, struct itd_intent *in,
 	}
 }
 
+/* Account for a new intent (under the lock): its capacity and key, and
+ * its sequence number if it has none.  A reserved spec has both already. */
+static int admit(struct itd_intents *t, const struct itd_intent_spec *spec, const char *key,
+		 uint64_t *seq, char *msg, size_t cap)
+{
+	int rc = ITD_OK;
+	pthread_mutex_lock(&t->lock);
+	if (spec->reserved) {
+		t->reserved--;
+		t->n_live++;
+		goto out;
+	}
+	if (t->n_live + t->reserved >= t->cap) {
+		snprintf(msg, cap,
+			 "intent table full (%" PRIu64 " active intents; raise engine.max_intents)",
+			 t->cap);
+		t->n_rejected++;
+		rc = ITD_EFULL;
+		goto out;
+	}
+	uint64_t s = *seq ? *seq : t->next_seq + 1;
+	if (map_find(t, s)) {
+		snprintf(msg, cap, "intent sequence number %" PRIu64 " is already in use", s);
+		t->n_rejected++;
+		rc = ITD_EEXISTS;
+		goto out;
+	}
+	if (key) {
+		uint64_t holder;
+		rc = itd_keys_claim(t, key, spec->body_hash, s, &holder);
+		if (rc) {
+			*seq = holder;
+			if (rc == ITD_ECONFLICT)
+				snprintf(msg, cap,
+					 "idempotency_key '%s' was used by i-%06" PRIu64
+					 " with a different body",
+					 key, holder);
+			goto out;
+		}
+	}
+	if (s > t->next_seq)
+		t->next_seq = s;
+	*seq = s;
+	t->n_live++;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec, uint64_t tick,
 		       struct itd_intent **out, char *msg, size_t cap)
 {
@@ -228,42 +316,31 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 	int rc = itd_intents_validate(t, spec, msg, cap);
 	if (rc) {
 		t->n_rejected++;
+		if (spec->reserved)
+			itd_intents_unreserve(t, spec->seq, spec->idempotency_key);
 		return rc;
 	}
-	const char *key = spec->idempotency_key;
-	if (key && *key) {
-		struct itd_intent *orig = itd_intents_by_key(t, key);
-		if (orig) {
-			if (orig->body_hash == spec->body_hash) {
-				*out = orig;
-				return ITD_EEXISTS;
-			}
-			snprintf(msg, cap, "idempotency_key '%s' was used by %s with a different body",
-				 key, orig->id);
-			return ITD_ECONFLICT;
-		}
+	const char *key = spec->idempotency_key && *spec->idempotency_key ? spec->idempotency_key
+									    : NULL;
+	uint64_t seq = spec->seq;
+	rc = admit(t, spec, key, &seq, msg, cap);
+	if (rc) {
+		if (rc == ITD_EEXISTS)
+			*out = itd_intents_at(t, seq);
+		return rc;
 	}
-	struct itd_intent *in = &t->rec[t->n % t->cap];
-	if (t->n >= t->cap) {
-		if (!itd_status_terminal(in->status)) {
-			snprintf(msg, cap,
-				 "intent table full (%" PRIu64 " intents, %s still active; raise "
-				 "engine.max_intents)",
-				 t->cap, in->id);
-			t->n_rejected++;
-			return ITD_EFULL;
-		}
-		/* The oldest record is terminal and reported: reuse it. */
-		if (in->key[0])
-			key_remove(t, in->key, in->seq);
-		t->n_evicted++;
-	}
+	/* admit() guaranteed room: a free or a terminal record. */
+	struct itd_intent *in = take_record(t);
 	struct itd_transition *hist = in->hist;
 	struct itd_value *frame = in->frame;
 	memset(in, 0, sizeof *in);
 	in->hist = hist;
 	in->frame = frame;
-	in->seq = ++t->n;
+	in->seq = seq;
+	t->n++;
+	if (seq > t->last_seq)
+		t->last_seq = seq;
+	map_insert(t, seq, (uint32_t)(in - t->rec));
 	snprintf(in->id, sizeof in->id, "i-%06" PRIu64, in->seq);
 	in->type = spec->type;
 	in->source = spec->source;
@@ -277,10 +354,8 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 	in->body_hash = spec->body_hash;
 	in->status = ITD_ST_RECEIVED;
 	in->verdict = ITD_VERDICT_NONE;
-	if (key && *key) {
+	if (key)
 		memcpy(in->key, key, strlen(key) + 1);
-		key_insert(t, in->key, in->seq);
-	}
 	fill_frame(t, in, spec);
 	/* The receipt is the first history entry. */
 	in->hist[0] = (struct itd_transition){
@@ -288,7 +363,7 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 		.reason = itd_source_name(spec->source)};
 	in->n_hist = 1;
 	t->by_status[ITD_ST_RECEIVED]++;
-	t->active[t->n_active++] = (uint32_t)((in->seq - 1) % t->cap);
+	t->active[t->n_active++] = (uint32_t)(in - t->rec);
 	rc = itd_intent_transition(t, in, ITD_ST_QUEUED, tick, "accepted");
 	*out = in;
 	return rc;
@@ -296,15 +371,10 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 
 struct itd_intent *itd_intents_at(struct itd_intents *t, uint64_t seq)
 {
-	if (seq < 1 || seq > t->n)
+	if (!seq)
 		return NULL;
-	struct itd_intent *in = &t->rec[(seq - 1) % t->cap];
-	return in->seq == seq ? in : NULL;
-}
-
-bool itd_intents_evicted(const struct itd_intents *t, uint64_t seq)
-{
-	return seq >= 1 && seq <= t->n && t->rec[(seq - 1) % t->cap].seq != seq;
+	uint32_t r = map_find(t, seq);
+	return r ? &t->rec[r - 1] : NULL;
 }
 
 struct itd_intent *itd_intents_get(struct itd_intents *t, const char *id)

@@ -87,7 +87,8 @@ static void submit_fill(struct fx *f, double rate, const char *operator, double 
 	struct itd_submission sub = {.type = 0, .params = pv, .n_params = operator ? 2 : 1,
 				     .goal = {.present = true, .metric = 0, .reference = reference}};
 	char msg[160];
-	assert_int_equal(itd_engine_submit(f->e, &sub, NULL, msg, sizeof msg), ITD_OK);
+	struct itd_receipt rcpt;
+	assert_int_equal(itd_engine_submit(f->e, &sub, &rcpt, msg, sizeof msg), ITD_OK);
 }
 
 static double level(const struct fx *f)
@@ -116,7 +117,8 @@ static void test_params_score_and_effect(void **state)
 	assert_string_equal(f->r.last_operator, "auto");
 	struct itd_submission bad = {.type = 0, .goal = {.present = true, .reference = 1}};
 	char msg[160];
-	assert_int_equal(itd_engine_submit(f->e, &bad, NULL, msg, sizeof msg), ITD_EINVAL);
+	struct itd_receipt rcpt;
+	assert_int_equal(itd_engine_submit(f->e, &bad, &rcpt, msg, sizeof msg), ITD_EINVAL);
 	assert_non_null(strstr(msg, "'rate' is required"));
 }
 

@@ -210,14 +210,16 @@ static void test_inputs_cancel_fault_and_deadline(void **state)
 		.type = orbit, .goal = {.present = true, .metric = 0, .reference = 100,
 					.tolerance = 0}};
 	char msg[160];
-	uint64_t arrival;
-	assert_int_equal(itd_engine_submit(e, &sub, &arrival, msg, sizeof msg), ITD_OK);
-	assert_int_equal(arrival, 1);
+	struct itd_receipt rcpt;
+	assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_OK);
+	assert_int_equal(rcpt.arrival, 1);
+	assert_string_equal(rcpt.id, "i-000001");
+	assert_int_equal(rcpt.received_tick, 1);
 	sub.deadline_ticks = 3;
-	assert_int_equal(itd_engine_submit(e, &sub, &arrival, msg, sizeof msg), ITD_OK);
+	assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_OK);
 	/* A bad submission is refused at once with a reason. */
 	struct itd_submission bad = {.type = orbit};
-	assert_int_equal(itd_engine_submit(e, &bad, &arrival, msg, sizeof msg), ITD_EINVAL);
+	assert_int_equal(itd_engine_submit(e, &bad, &rcpt, msg, sizeof msg), ITD_EINVAL);
 	assert_string_equal(msg, "intent type 'orbit_correction' requires a goal");
 
 	assert_int_equal(itd_engine_step(e), ITD_OK);
@@ -259,9 +261,10 @@ static void test_intake_full_refuses_and_keeps_the_rest(void **state)
 		.type = (uint32_t)itd_scenario_type(s, "orbit_correction"),
 		.goal = {.present = true, .metric = 0, .reference = 3, .tolerance = 0.1}};
 	char msg[160];
+	struct itd_receipt rcpt;
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(itd_engine_submit(e, &sub, NULL, msg, sizeof msg), ITD_OK);
-	assert_int_equal(itd_engine_submit(e, &sub, NULL, msg, sizeof msg), ITD_EFULL);
+		assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_OK);
+	assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_EFULL);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_engine_intents(e)->n, 4);
 	struct itd_engine_stats st;

@@ -216,12 +216,42 @@ static void test_ring_reuses_terminal_records_only(void **state)
 	assert_string_equal(x->id, "i-000004");
 	assert_ptr_equal(itd_intents_get(&f->t, "i-000004"), x);
 	assert_null(itd_intents_get(&f->t, "i-000001"));
-	assert_true(itd_intents_evicted(&f->t, 1));
-	assert_false(itd_intents_evicted(&f->t, 4));
 	assert_int_equal(f->t.n_evicted, 1);
 	assert_null(itd_intents_by_key(&f->t, "first"));
 	assert_int_equal(f->t.by_status[ITD_ST_CANCELLED], 1);
 	assert_int_equal(f->t.n_active, 3);
+}
+
+/* An intent that stays active forever must not stop the table from
+ * recycling everything that finished after it. */
+static void test_a_stuck_intent_does_not_block_recycling(void **state)
+{
+	struct fx *f = *state;
+	char msg[160];
+	struct itd_intent *stuck, *x;
+	struct itd_intent_spec spec = orbit_spec(f->scn);
+	assert_int_equal(itd_intents_create(&f->t, &spec, 1, &stuck, msg, sizeof msg), ITD_OK);
+	for (uint64_t i = 0; i < 50; i++) {
+		assert_int_equal(itd_intents_create(&f->t, &spec, 2 + i, &x, msg, sizeof msg), ITD_OK);
+		assert_int_equal(itd_intent_transition(&f->t, x, ITD_ST_EXPIRED, 2 + i, "deadline"),
+				 ITD_OK);
+	}
+	assert_int_equal(f->t.n, 51);
+	assert_ptr_equal(itd_intents_get(&f->t, "i-000001"), stuck);
+	assert_string_equal(itd_intents_get(&f->t, "i-000051")->id, "i-000051");
+	assert_null(itd_intents_get(&f->t, "i-000049")); /* evicted: only 3 records */
+	assert_int_equal(f->t.n_evicted, 48);
+	/* Caller-assigned sequence numbers, and a taken one is refused. */
+	spec.seq = 100;
+	assert_int_equal(itd_intents_create(&f->t, &spec, 60, &x, msg, sizeof msg), ITD_OK);
+	assert_string_equal(x->id, "i-000100");
+	assert_int_equal(itd_intents_create(&f->t, &spec, 60, &x, msg, sizeof msg), ITD_EEXISTS);
+	spec.seq = 0;
+	assert_int_equal(itd_intent_transition(&f->t, itd_intents_get(&f->t, "i-000100"),
+					       ITD_ST_CANCELLED, 61, "operator"),
+			 ITD_OK);
+	assert_int_equal(itd_intents_create(&f->t, &spec, 62, &x, msg, sizeof msg), ITD_OK);
+	assert_string_equal(x->id, "i-000101");
 }
 
 static void test_validation_messages(void **state)
@@ -279,6 +309,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_and_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_reuses_terminal_records_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_stuck_intent_does_not_block_recycling, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_validation_messages, setup, teardown),
 		cmocka_unit_test(test_backoff_is_exponential_capped_and_seeded),
