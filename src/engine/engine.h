@@ -20,6 +20,7 @@
 #ifndef ITD_ENGINE_H
 #define ITD_ENGINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,6 +78,7 @@ struct itd_event {
 	uint64_t at_tick;                /* retry: the tick it is queued again */
 	bool suppressed_before;          /* blocked: earlier blocked ticks were
 					    counted but not reported */
+	const char *actor;               /* who asked (token name), or NULL */
 };
 
 struct itd_engine;
@@ -96,6 +98,9 @@ struct itd_engine_config {
 	double rate_hz;                 /* pacing for itd_engine_run in real mode;
 					   <= 0: the scenario's rate */
 	const struct itd_observer *obs; /* NULL: no events (fastest) */
+	pthread_rwlock_t *state_lock;   /* if set, every tick runs holding it for
+					   writing, so threads that hold it for
+					   reading see the state between ticks */
 };
 
 /* Create an engine at tick 0 with the scenario's initial state; the
@@ -130,6 +135,7 @@ struct itd_submission {
 	uint64_t deadline_ticks;           /* 0: type default */
 	const char *idempotency_key;       /* NULL: none */
 	uint64_t body_hash;                /* for idempotency */
+	const char *actor;                 /* who asked (a token's name), or NULL */
 };
 
 /* What a submission was given. */
@@ -151,11 +157,37 @@ struct itd_receipt {
  * (nothing was queued). */
 int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 		      struct itd_receipt *out, char *msg, size_t cap);
-/* Queue a cancellation of intent `id` (thread-safe). */
-int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason);
+/* Actor names longer than this are cut (they label telemetry). */
+#define ITD_ACTOR_LEN 32
+
+/* Queue a cancellation of intent `id` by `actor` (may be NULL); `reason`
+ * must be a static string (thread-safe). */
+int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
+		      const char *actor);
 /* Queue a fault injection: set state field `field` to `v` at the next
  * intake, reported as console.applied (thread-safe). */
-int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v);
+int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v,
+			 const char *actor);
+
+/* Console commands that go through the intake like any input, so they are
+ * applied at a tick boundary and reported (console.applied) in order. */
+enum itd_console_cmd {
+	ITD_CONSOLE_PAUSE,    /* stop ticking after the tick that applies it */
+	ITD_CONSOLE_RESUME,   /* reported when ticking resumes */
+	ITD_CONSOLE_STEP,     /* reported with the first stepped tick */
+	ITD_CONSOLE_SNAPSHOT, /* reported with the tick the snapshot follows */
+	ITD_CONSOLE_NOTE,     /* anything else worth a line in the record */
+};
+
+const char *itd_console_name(enum itd_console_cmd c);
+/* Queue a console command with its arguments (copied, at most 63 bytes)
+ * and actor (thread-safe). */
+int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const char *args,
+		       const char *actor);
+/* True once a pause command has been applied and until itd_engine_resume.
+ * itd_engine_run returns after the tick that applies a pause. */
+bool itd_engine_paused(const struct itd_engine *e);
+void itd_engine_resume(struct itd_engine *e);
 
 /* ----------------------------------------------------------- plant API */
 

@@ -67,6 +67,7 @@ int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **o
 	itd_clock_init(&e->clock, cfg->clock, cfg->rate_hz > 0 ? cfg->rate_hz : s->rate_hz);
 	if (cfg->obs)
 		e->obs = *cfg->obs;
+	e->state_lock = cfg->state_lock;
 	size_t ng = s->slots.n_global;
 	e->global = itd_calloc(ng, sizeof *e->global);
 	e->before = itd_calloc(ng, sizeof *e->before);

@@ -10,6 +10,7 @@ enum itd_input_kind {
 	ITD_IN_SUBMIT,   /* create an intent */
 	ITD_IN_CANCEL,   /* cancel an intent */
 	ITD_IN_SET,      /* fault injection: set a state field */
+	ITD_IN_CONSOLE,  /* a console command, reported at its tick */
 };
 
 /* One queued input.  Strings live inside the slot (offsets, not
@@ -31,6 +32,9 @@ struct itd_input {
 	uint32_t field;                    /* SET: field index */
 	struct itd_value value;            /* SET: value (numbers/bools, or a
 					      string the scenario owns) */
+	enum itd_console_cmd cmd;          /* CONSOLE: which */
+	char args[64];                     /* CONSOLE: its arguments */
+	char actor[ITD_ACTOR_LEN];         /* who asked ("" unknown) */
 };
 
 struct itd_intake {
@@ -68,6 +72,8 @@ struct itd_engine {
 	uint64_t *hash_words;              /* state hash input, one word per global slot */
 	uint64_t last_selected;            /* seq selected at the last policy.evaluated */
 	uint64_t last_candidates;          /* candidate signature then */
+	pthread_rwlock_t *state_lock;      /* held for writing during each tick, or NULL */
+	bool paused;                       /* a pause was applied (atomic access) */
 };
 
 /* Report an event to the observer (no-op without one). */

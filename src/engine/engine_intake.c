@@ -139,6 +139,9 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	in->sub = *sub;
 	in->sub.params = NULL;
 	in->sub.idempotency_key = NULL;
+	in->sub.actor = NULL;
+	if (sub->actor)
+		snprintf(in->actor, sizeof in->actor, "%s", sub->actor);
 	size_t used = 0;
 	for (size_t i = 0; i < sub->n_params; i++) {
 		in->params[i] = sub->params[i];
@@ -159,7 +162,8 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	return ITD_OK;
 }
 
-int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason)
+int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
+		      const char *actor)
 {
 	if (strlen(id) >= ITD_ID_LEN)
 		return ITD_EINVAL;
@@ -169,11 +173,14 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason)
 		return ITD_EFULL;
 	memcpy(in->target, id, strlen(id) + 1);
 	in->reason = reason ? reason : "cancelled";
+	if (actor)
+		snprintf(in->actor, sizeof in->actor, "%s", actor);
 	publish(q);
 	return ITD_OK;
 }
 
-int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v)
+int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v,
+			 const char *actor)
 {
 	const struct itd_field *f = field < e->scn->n_fields ? &e->scn->fields[field] : NULL;
 	if (!f || v.type != f->type || (v.type == ITD_T_NUM && !isfinite(v.num)))
@@ -187,6 +194,36 @@ int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value 
 		return ITD_EFULL;
 	in->field = field;
 	in->value = v;
+	if (actor)
+		snprintf(in->actor, sizeof in->actor, "%s", actor);
+	publish(q);
+	return ITD_OK;
+}
+
+static const char *const console_names[] = {
+	[ITD_CONSOLE_PAUSE] = "pause", [ITD_CONSOLE_RESUME] = "resume",
+	[ITD_CONSOLE_STEP] = "step",   [ITD_CONSOLE_SNAPSHOT] = "snapshot",
+	[ITD_CONSOLE_NOTE] = "note",
+};
+
+const char *itd_console_name(enum itd_console_cmd c)
+{
+	return (unsigned)c <= ITD_CONSOLE_NOTE ? console_names[c] : "?";
+}
+
+int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const char *args,
+		       const char *actor)
+{
+	if ((unsigned)cmd > ITD_CONSOLE_NOTE)
+		return ITD_EINVAL;
+	struct itd_intake *q = &e->intake;
+	struct itd_input *in = reserve(q, ITD_IN_CONSOLE);
+	if (!in)
+		return ITD_EFULL;
+	in->cmd = cmd;
+	snprintf(in->args, sizeof in->args, "%s", args ? args : "");
+	if (actor)
+		snprintf(in->actor, sizeof in->actor, "%s", actor);
 	publish(q);
 	return ITD_OK;
 }

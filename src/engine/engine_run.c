@@ -4,6 +4,27 @@
  * silently stretched (later ticks keep their original due times). */
 #include "engine_int.h"
 
+/* One tick, holding the state lock for writing if there is one. */
+static int locked_step(struct itd_engine *e)
+{
+	if (e->state_lock)
+		pthread_rwlock_wrlock(e->state_lock);
+	int rc = itd_engine_step(e);
+	if (e->state_lock)
+		pthread_rwlock_unlock(e->state_lock);
+	return rc;
+}
+
+bool itd_engine_paused(const struct itd_engine *e)
+{
+	return __atomic_load_n(&e->paused, __ATOMIC_ACQUIRE);
+}
+
+void itd_engine_resume(struct itd_engine *e)
+{
+	__atomic_store_n(&e->paused, false, __ATOMIC_RELEASE);
+}
+
 int itd_engine_run(struct itd_engine *e, uint64_t n, const volatile int *stop)
 {
 	bool paced = e->clock.mode == ITD_CLOCK_REAL && e->clock.period_ns > 0;
@@ -11,7 +32,7 @@ int itd_engine_run(struct itd_engine *e, uint64_t n, const volatile int *stop)
 	if (paced)
 		e->clock.start_ns = itd_clock_mono_ns() - first * e->clock.period_ns;
 	for (uint64_t i = 0; n == 0 || i < n; i++) {
-		if (stop && *stop)
+		if ((stop && *stop) || itd_engine_paused(e))
 			break;
 		if (paced) {
 			uint64_t due = itd_clock_due_ns(&e->clock, e->tick + 1);
@@ -26,7 +47,7 @@ int itd_engine_run(struct itd_engine *e, uint64_t n, const volatile int *stop)
 				e->slip_ns = now - due;
 			}
 		}
-		int rc = itd_engine_step(e);
+		int rc = locked_step(e);
 		if (rc)
 			return rc;
 	}

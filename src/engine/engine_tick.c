@@ -65,7 +65,8 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 			.params = inp->params, .n_params = inp->sub.n_params,
 			.deadline_ticks = inp->sub.deadline_ticks,
 			.idempotency_key = inp->key, .body_hash = inp->sub.body_hash,
-			.received_ms = e->clock.mode == ITD_CLOCK_SIM ? e->now_ms : inp->received_ms};
+			.received_ms = e->clock.mode == ITD_CLOCK_SIM ? e->now_ms : inp->received_ms,
+			.actor = inp->actor[0] ? inp->actor : NULL};
 		itd_engine_create_intent(e, &spec);
 		break;
 	}
@@ -82,7 +83,8 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 			break;
 		}
 		struct itd_event ev = {.kind = ITD_EV_INTENT_CANCELLED, .intent = in,
-				       .reason = inp->reason};
+				       .reason = inp->reason,
+				       .actor = inp->actor[0] ? inp->actor : NULL};
 		itd_engine_emit(e, &ev);
 		break;
 	}
@@ -90,7 +92,17 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 		const struct itd_field *f = &e->scn->fields[inp->field];
 		e->global[inp->field] = itd_field_clamp(f, inp->value);
 		struct itd_event ev = {.kind = ITD_EV_CONSOLE_APPLIED, .reason = "set",
-				       .detail = f->name};
+				       .detail = f->name,
+				       .actor = inp->actor[0] ? inp->actor : NULL};
+		itd_engine_emit(e, &ev);
+		break;
+	}
+	case ITD_IN_CONSOLE: {
+		if (inp->cmd == ITD_CONSOLE_PAUSE)
+			__atomic_store_n(&e->paused, true, __ATOMIC_RELEASE);
+		struct itd_event ev = {.kind = ITD_EV_CONSOLE_APPLIED,
+				       .reason = itd_console_name(inp->cmd), .detail = inp->args,
+				       .actor = inp->actor[0] ? inp->actor : NULL};
 		itd_engine_emit(e, &ev);
 		break;
 	}

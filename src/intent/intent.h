@@ -114,6 +114,7 @@ struct itd_intent {
 	char params[ITD_PARAM_BYTES];/* storage for string parameter values */
 	uint32_t params_used;        /* bytes of params in use */
 	uint64_t frame_gen;          /* state generation its vars were computed at */
+	char actor[32];              /* who submitted it (a token's name), "" if unknown */
 };
 
 /* A request to create an intent (from a submission, the scenario file, or
@@ -134,6 +135,7 @@ struct itd_intent_spec {
 	const char *idempotency_key;   /* NULL or "" for none */
 	uint64_t body_hash;            /* hash of the body for idempotency */
 	int64_t received_ms;           /* receipt time */
+	const char *actor;             /* who asked, or NULL (copied, cut to 31 bytes) */
 };
 
 /* An idempotency key and the intent holding it. */

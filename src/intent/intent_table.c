@@ -351,6 +351,8 @@ int itd_intents_create(struct itd_intents *t, const struct itd_intent_spec *spec
 					   : t->scn->types[spec->type].deadline_ticks;
 	in->deadline_tick = dl ? tick + dl : 0;
 	in->received_ms = spec->received_ms;
+	if (spec->actor)
+		snprintf(in->actor, sizeof in->actor, "%s", spec->actor);
 	in->body_hash = spec->body_hash;
 	in->status = ITD_ST_RECEIVED;
 	in->verdict = ITD_VERDICT_NONE;

@@ -74,6 +74,8 @@ static void write_received(struct itd_jw *w, const struct itd_engine *e,
 		itd_jw_null(w);
 	if (in->key[0])
 		ITD_JW_KSTR(w, "idempotency_key", in->key);
+	if (in->actor[0])
+		ITD_JW_KSTR(w, "actor", in->actor);
 }
 
 /* policy.evaluated: every eligible intent's score and the selection. */
@@ -199,9 +201,13 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		ITD_JW_KSTR(w, "message", ev->detail);
 		break;
 	case ITD_EV_INTENT_QUEUED:
+		write_intent_head(w, s, in);
+		ITD_JW_KSTR(w, "reason", ev->reason);
+		break;
 	case ITD_EV_INTENT_CANCELLED:
 		write_intent_head(w, s, in);
 		ITD_JW_KSTR(w, "reason", ev->reason);
+		ITD_JW_KSTR(w, "actor", ev->actor);
 		break;
 	case ITD_EV_INTENT_BLOCKED: {
 		write_intent_head(w, s, in);
@@ -286,8 +292,13 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		ITD_JW_KNUM(w, "ms_late", ev->ms);
 		break;
 	case ITD_EV_CONSOLE_APPLIED: {
-		int f = itd_scenario_field(s, ev->detail);
 		ITD_JW_KSTR(w, "command", ev->reason);
+		ITD_JW_KSTR(w, "actor", ev->actor);
+		if (strcmp(ev->reason, "set")) {
+			ITD_JW_KSTR(w, "args", ev->detail);
+			break;
+		}
+		int f = itd_scenario_field(s, ev->detail);
 		ITD_JW_KSTR(w, "field", ev->detail);
 		ITD_JW_KEY(w, "value");
 		if (f >= 0)

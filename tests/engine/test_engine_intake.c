@@ -88,7 +88,7 @@ static void test_room_is_reserved_at_submission(void **state)
 	assert_int_equal(itd_engine_intents(e)->n, 4);
 	assert_int_equal(itd_engine_intents(e)->n_rejected, 0);
 	/* Cancelling one makes room for one more. */
-	assert_int_equal(itd_engine_cancel(e, "i-000002", "operator"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000002", "operator", "alice"), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_engine_submit(e, &a, &r, msg, sizeof msg), ITD_OK);
 	assert_string_equal(r.id, "i-000005");
@@ -175,12 +175,74 @@ static void test_concurrent_submitters_lose_nothing(void **state)
 	itd_scenario_destroy(s);
 }
 
+struct console_rec {
+	int n_console;
+	char last_cmd[16], last_actor[32], last_args[64];
+	char cancel_actor[32];
+};
+
+static void on_console(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+{
+	(void)e;
+	struct console_rec *r = ctx;
+	if (ev->kind == ITD_EV_CONSOLE_APPLIED) {
+		r->n_console++;
+		snprintf(r->last_cmd, sizeof r->last_cmd, "%s", ev->reason);
+		snprintf(r->last_actor, sizeof r->last_actor, "%s", ev->actor ? ev->actor : "");
+		snprintf(r->last_args, sizeof r->last_args, "%s", ev->detail ? ev->detail : "");
+	}
+	if (ev->kind == ITD_EV_INTENT_CANCELLED)
+		snprintf(r->cancel_actor, sizeof r->cancel_actor, "%s", ev->actor);
+}
+
+static void test_pause_is_applied_at_a_tick_and_attributed(void **state)
+{
+	(void)state;
+	struct itd_scenario *s = calm("64", "64");
+	struct console_rec r = {0};
+	struct itd_observer obs = {.event = on_console, .ctx = &r};
+	struct itd_engine *e;
+	struct itd_engine_config cfg = {.scn = s, .seed = 1, .obs = &obs};
+	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
+	assert_int_equal(itd_engine_run(e, 3, NULL), ITD_OK);
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_PAUSE, "", "root"), ITD_OK);
+	assert_int_equal(itd_engine_run(e, 100, NULL), ITD_OK);
+	/* The pause was applied by tick 4, which completed; nothing after. */
+	assert_int_equal(itd_engine_tick(e), 4);
+	assert_true(itd_engine_paused(e));
+	assert_int_equal(r.n_console, 1);
+	assert_string_equal(r.last_cmd, "pause");
+	assert_string_equal(r.last_actor, "root");
+	assert_int_equal(itd_engine_run(e, 10, NULL), ITD_OK);
+	assert_int_equal(itd_engine_tick(e), 4); /* still paused */
+	itd_engine_resume(e);
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root"), ITD_OK);
+	assert_int_equal(itd_engine_run(e, 10, NULL), ITD_OK);
+	assert_int_equal(itd_engine_tick(e), 14);
+	assert_string_equal(r.last_cmd, "resume");
+
+	struct itd_receipt rc;
+	char msg[160];
+	struct itd_submission a = orbit(s, NULL, 3);
+	a.actor = "operator-1";
+	assert_int_equal(itd_engine_submit(e, &a, &rc, msg, sizeof msg), ITD_OK);
+	assert_int_equal(itd_engine_step(e), ITD_OK);
+	assert_string_equal(itd_intents_get(itd_engine_intents(e), rc.id)->actor, "operator-1");
+	assert_int_equal(itd_engine_cancel(e, rc.id, "operator", "operator-2"), ITD_OK);
+	assert_int_equal(itd_engine_step(e), ITD_OK);
+	assert_string_equal(r.cancel_actor, "operator-2");
+	assert_int_equal(itd_engine_console(e, 99, "", NULL), ITD_EINVAL);
+	itd_engine_destroy(e);
+	itd_scenario_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_receipt_and_idempotency),
 		cmocka_unit_test(test_room_is_reserved_at_submission),
 		cmocka_unit_test(test_concurrent_submitters_lose_nothing),
+		cmocka_unit_test(test_pause_is_applied_at_a_tick_and_attributed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

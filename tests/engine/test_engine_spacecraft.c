@@ -227,10 +227,10 @@ static void test_inputs_cancel_fault_and_deadline(void **state)
 	assert_int_equal(t->n, 2);
 	assert_int_equal(itd_intents_get(t, "i-000002")->deadline_tick, 4);
 
-	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator"), ITD_OK);
-	assert_int_equal(itd_engine_cancel(e, "i-000077", "operator"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator", "alice"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000077", "operator", "alice"), ITD_OK);
 	assert_int_equal(itd_engine_set_field(e, 1, (struct itd_value){.type = ITD_T_NUM,
-								       .num = 250}),
+								       .num = 250}, NULL),
 			 ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_intents_get(t, "i-000001")->status, ITD_ST_CANCELLED);
