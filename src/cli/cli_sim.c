@@ -149,75 +149,32 @@ static int open_telemetry(const struct itd_cmd_ctx *c, const struct itd_scenario
 	*out = NULL;
 	if (where && !strcmp(where, "off"))
 		return 0;
-	enum itd_tel_policy policy = sim_clock ? ITD_TEL_BLOCK : ITD_TEL_DROP_OLDEST;
+	struct itd_tel_options o = {.run_id = run_id,
+				    .policy = sim_clock ? ITD_TEL_BLOCK : ITD_TEL_DROP_OLDEST,
+				    .flush_every_tick = !sim_clock};
 	if (pol) {
 		if (!strcmp(pol, "block"))
-			policy = ITD_TEL_BLOCK;
+			o.policy = ITD_TEL_BLOCK;
 		else if (!strcmp(pol, "drop"))
-			policy = ITD_TEL_DROP_OLDEST;
+			o.policy = ITD_TEL_DROP_OLDEST;
 		else {
 			fprintf(stderr, "intentd sim: --telemetry-policy: expected block or drop, got '%s'\n",
 				pol);
 			return ITD_EXIT_USAGE;
 		}
 	}
-	const struct itd_telemetry_def *td = &s->telemetry;
-	const char *tk[64], *tv[64];
-	size_t n_tags = td->n_tags < 64 ? td->n_tags : 64;
-	for (size_t i = 0; i < n_tags; i++) {
-		tk[i] = td->tags[i].key;
-		tv[i] = td->tags[i].value;
+	char err[512];
+	int rc = itd_tel_create_for(s, &o, out, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "intentd sim: %s\n", err);
+		return rc == ITD_ECONFIG ? ITD_EXIT_USAGE : ITD_EXIT_RUNTIME;
 	}
-	struct itd_tel_redact rd[64];
-	size_t n_rd = td->n_redact < 64 ? td->n_redact : 64;
-	bool need_key = false;
-	for (size_t i = 0; i < n_rd; i++) {
-		rd[i].path = td->redact[i].path;
-		rd[i].hmac = td->redact[i].how == ITD_REDACT_HMAC;
-		need_key |= rd[i].hmac;
-	}
-	const char *key = NULL;
-	if (need_key) {
-		key = td->hmac_key_env ? getenv(td->hmac_key_env) : NULL;
-		if (!key || !*key) {
-			fprintf(stderr, "intentd sim: telemetry.redact uses hmac but the key variable"
-					" %s%s%s is not set\n",
-				td->hmac_key_env ? "$" : "(telemetry.hmac_key_env)",
-				td->hmac_key_env ? td->hmac_key_env : "", "");
-			return ITD_EXIT_USAGE;
-		}
-	}
-	struct itd_tel_config cfg = {
-		.run_id = run_id, .tag_keys = tk, .tag_values = tv, .n_tags = n_tags,
-		.redact = rd, .n_redact = n_rd,
-		.hmac_key = (const uint8_t *)key, .hmac_key_len = key ? strlen(key) : 0,
-		.policy = policy, .flush_every_tick = !sim_clock};
-	struct itd_tel *t;
-	if (itd_tel_create(&cfg, &t)) {
-		fprintf(stderr, "intentd sim: cannot create telemetry\n");
+	if (itd_tel_open_sink(*out, where, run_id, err, sizeof err)) {
+		fprintf(stderr, "intentd sim: cannot open telemetry sink: %s\n", err);
+		itd_tel_destroy(*out);
+		*out = NULL;
 		return ITD_EXIT_RUNTIME;
 	}
-	const struct itd_sink_ops *ops;
-	void *ctx;
-	char err[256] = "";
-	int rc;
-	if (where && !strcmp(where, "-")) {
-		rc = itd_sink_stdout_open(&ops, &ctx);
-	} else {
-		char path[4096];
-		if (where)
-			snprintf(path, sizeof path, "%s", where);
-		else
-			snprintf(path, sizeof path, "logs/telemetry/%s.jsonl", run_id);
-		rc = itd_sink_file_open(path, true, &ops, &ctx, err, sizeof err);
-	}
-	if (rc || itd_tel_add_sink(t, where && !strcmp(where, "-") ? "stdout" : "file", ops, ctx)) {
-		fprintf(stderr, "intentd sim: cannot open telemetry sink: %s\n",
-			err[0] ? err : itd_err_msg(rc));
-		itd_tel_destroy(t);
-		return ITD_EXIT_RUNTIME;
-	}
-	*out = t;
 	return 0;
 }
 

@@ -16,4 +16,23 @@ void itd_tel_observer(struct itd_tel *t, struct itd_observer *obs);
  * view. */
 void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e);
 
+/* How a front end wants its telemetry. */
+struct itd_tel_options {
+	const char *run_id;          /* envelope run_id */
+	enum itd_tel_policy policy;  /* drop-oldest or block */
+	bool flush_every_tick;       /* paced runs: events appear promptly */
+};
+
+/* Create telemetry configured by the scenario's telemetry section (tags,
+ * redaction; an hmac rule needs its key in the environment variable that
+ * telemetry.hmac_key_env names).  Returns 0, or ITD_ECONFIG / ITD_ENOMEM
+ * with a message in err. */
+int itd_tel_create_for(const struct itd_scenario *s, const struct itd_tel_options *o,
+		       struct itd_tel **out, char *err, size_t cap);
+/* Attach the sink a user chose: "-" for stdout, a file path, or NULL for
+ * logs/telemetry/RUN_ID.jsonl (created, truncated).  ("off" is the
+ * caller's business: attach nothing.)  Returns 0 or an error with err. */
+int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, char *err,
+		      size_t cap);
+
 #endif
