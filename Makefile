@@ -8,7 +8,8 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
-	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev python3
+	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev python3 \
+	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk
 
 .PHONY: all deps build run test test-normal test-asan fuzz-smoke bench clean print-deps
 
@@ -37,10 +38,11 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j
 
-# The main job on embedded defaults: the spacecraft scenario in real time at
-# its own rate, one readable line per tick, telemetry in logs/telemetry/.
+# The main job on embedded defaults: the spacecraft scenario live at its own
+# rate, served on http://127.0.0.1:5050 (the admin token is generated into
+# data/admin.token on first start), telemetry in logs/telemetry/.
 run: build
-	./$(BUILD)/intentd sim --scenario spacecraft --clock real --cycles 0 --lines
+	./$(BUILD)/intentd serve --scenario spacecraft --data data
 
 test: deps test-normal test-asan fuzz-smoke
 

@@ -75,5 +75,20 @@ int itd_cmd_validate(struct itd_cmd_ctx *c);
 int itd_cmd_scenarios(struct itd_cmd_ctx *c);
 int itd_cmd_version(struct itd_cmd_ctx *c);
 int itd_cmd_telemetry(struct itd_cmd_ctx *c);
+int itd_cmd_serve(struct itd_cmd_ctx *c);
+
+/* cli_client.c */
+/* The client subcommands, which talk to a running `intentd serve` over
+ * HTTP (libcurl), and their option tables. */
+extern const struct itd_opt itd_submit_opts[];
+extern const struct itd_opt itd_intents_opts[];
+extern const struct itd_opt itd_explain_opts[];
+extern const struct itd_opt itd_cancel_opts[];
+extern const struct itd_opt itd_console_opts[];
+int itd_cmd_submit(struct itd_cmd_ctx *c);
+int itd_cmd_intents(struct itd_cmd_ctx *c);
+int itd_cmd_explain(struct itd_cmd_ctx *c);
+int itd_cmd_cancel(struct itd_cmd_ctx *c);
+int itd_cmd_console(struct itd_cmd_ctx *c);
 
 #endif

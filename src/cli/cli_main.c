@@ -29,6 +29,30 @@ static const struct itd_opt sim_opts[] = {
 	{NULL, 0, NULL, NULL, false},
 };
 
+static const struct itd_opt serve_opts[] = {
+	SCENARIO_OPTS,
+	{"listen", 0, "HOST:PORT", "where to serve HTTP (default 127.0.0.1:5050; port 0: any free)",
+	 false},
+	{"rate", 0, "HZ", "tick rate (default: the scenario's)", false},
+	{"seed", 0, "S", "run seed (default: the scenario's)", false},
+	{"data", 'd', "DIR", "data directory (admin token, snapshots)", false},
+	{"tokens", 0, "FILE", "bearer tokens with roles (YAML, mode 0600)", false},
+	{"tls-cert", 0, "FILE", "serve HTTPS with this PEM certificate", false},
+	{"tls-key", 0, "FILE", "and this PEM private key", false},
+	{"telemetry", 't', "PATH|-|off", "where events go besides the live stream (default "
+					 "logs/telemetry/RUN_ID.jsonl)", false},
+	{"run-id", 0, "ID", "the envelope's run_id (default SCENARIO-sSEED)", false},
+	{"stream-ring", 0, "N", "events kept for resuming streams (default 65536)", false},
+	{"stream-client-buffer", 0, "BYTES", "how far a stream client may lag before it is cut "
+					    "off (default 1 MiB)", false},
+	{"max-body", 0, "BYTES", "largest request body (default 65536)", false},
+	{"timeout", 0, "S", "idle connection timeout in seconds (default 30)", false},
+	{"max-conns", 0, "N", "simultaneous connections (default 4096)", false},
+	{"metrics-open", 0, NULL, "serve /metrics without a token", false},
+	{"quiet", 'q', NULL, "print only the listening address and token path", false},
+	{NULL, 0, NULL, NULL, false},
+};
+
 static const struct itd_opt validate_opts[] = {
 	SCENARIO_OPTS,
 	{"quiet", 'q', NULL, "print only errors", false},
@@ -48,6 +72,8 @@ static const struct itd_opt telemetry_opts[] = {
 static const struct itd_cmd commands[] = {
 	{"sim", NULL, "Run a scenario in batch (or paced with --clock real) and report "
 		      "telemetry.", sim_opts, itd_cmd_sim},
+	{"serve", NULL, "Run a scenario live: real-time ticks, HTTP API with roles, live event "
+			"stream, console and Prometheus metrics.", serve_opts, itd_cmd_serve},
 	{"validate", "[FILE...]", "Check scenario files (or --scenario NAME) and report every "
 				  "error as FILE:LINE:COL: message.", validate_opts,
 	 itd_cmd_validate},
@@ -55,6 +81,13 @@ static const struct itd_cmd commands[] = {
 	{"telemetry", "summarize FILE", "Summarize a telemetry JSONL file: events by name, "
 					"intent outcomes, latency percentiles, block reasons.",
 	 telemetry_opts, itd_cmd_telemetry},
+	{"submit", "TYPE", "Submit an intent to a running server.", itd_submit_opts, itd_cmd_submit},
+	{"intents", NULL, "List a running server's intents.", itd_intents_opts, itd_cmd_intents},
+	{"explain", "ID", "Tell an intent's story: history, verdicts, explanation.", itd_explain_opts,
+	 itd_cmd_explain},
+	{"cancel", "ID", "Cancel an intent.", itd_cancel_opts, itd_cmd_cancel},
+	{"console", "CMD [ARGS]", "Console: pause | resume | step [N] | set FIELD VALUE | snapshot | status.",
+	 itd_console_opts, itd_cmd_console},
 	{"version", NULL, "Print the version.", NULL, itd_cmd_version},
 };
 

@@ -220,6 +220,10 @@ int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v);
 /* ------------------------------------------------------------- queries */
 
 uint64_t itd_engine_tick(const struct itd_engine *e);
+/* Monotonic time (ns) at which the current tick began; measured only when
+ * an observer is attached (0 otherwise).  An observer's tick_end can time
+ * the tick with it. */
+uint64_t itd_engine_tick_start_ns(const struct itd_engine *e);
 int64_t itd_engine_now_ms(const struct itd_engine *e);
 const struct itd_scenario *itd_engine_scenario(const struct itd_engine *e);
 /* The global frame: state fields (by field index), then mode, then tick. */

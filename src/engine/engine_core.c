@@ -117,6 +117,8 @@ void itd_engine_destroy(struct itd_engine *e)
 int itd_engine_step(struct itd_engine *e)
 {
 	const struct itd_slots *sl = &e->scn->slots;
+	if (e->obs.tick_end)
+		e->tick_t0 = itd_clock_mono_ns();
 	e->tick++;
 	e->now_ms = itd_clock_tick_ms(&e->clock, e->tick);
 	memcpy(e->before, e->global, sl->n_global * sizeof *e->global);
@@ -175,6 +177,11 @@ int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v)
 		return ITD_EINVAL;
 	e->global[field] = itd_field_clamp(f, v);
 	return ITD_OK;
+}
+
+uint64_t itd_engine_tick_start_ns(const struct itd_engine *e)
+{
+	return e->tick_t0;
 }
 
 uint64_t itd_engine_tick(const struct itd_engine *e)

@@ -74,6 +74,7 @@ struct itd_engine {
 	uint64_t last_candidates;          /* candidate signature then */
 	pthread_rwlock_t *state_lock;      /* held for writing during each tick, or NULL */
 	bool paused;                       /* a pause was applied (atomic access) */
+	uint64_t tick_t0;                  /* monotonic ns when this tick began (with an observer) */
 };
 
 /* Report an event to the observer (no-op without one). */

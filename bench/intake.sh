@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# bench/intake.sh BUILD_DIR [SECONDS]: intake throughput and latency of
+# `intentd serve` (POST /api/v1/intents, 64 keep-alive clients, one request
+# in flight each) beside the same load as XADD to a redis-server with
+# persistence off (the peer), and wrk's figure for the HTTP run as a
+# cross-check when wrk is installed.  Each run gets a fresh server.
+set -euo pipefail
+B=${1:-build}
+SECS=${2:-10}
+CONNS=64
+cd "$(dirname "$0")/.."
+BIN=$B/intentd
+GEN=$B/bench/bench_intake
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/intentd-bench-intake.XXXXXX")
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+INTENTD_OPERATOR_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export INTENTD_OPERATOR_TOKEN
+
+# wait_for SECONDS CMD...: poll CMD until it succeeds or the deadline passes.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+url_of() { URL=$(sed -n 's/^intentd: listening on \(http:[^ ]*\).*/\1/p' "$1"); [ -n "$URL" ]; }
+
+# start_intentd: a fresh server on a free port; sets URL and IPID.
+start_intentd() {
+	rm -rf "$WORK/data"
+	"$BIN" serve --scenario spacecraft --listen 127.0.0.1:0 --rate 1000 --telemetry off \
+		--quiet --data "$WORK/data" \
+		--set engine.max_intents=1000000 --set engine.intake_capacity=1000000 \
+		--set state.position.initial=-50 2>"$WORK/intentd.log" &
+	IPID=$!
+	PIDS+=("$IPID")
+	if ! wait_for 20 url_of "$WORK/intentd.log"; then
+		echo "intentd did not start:"; cat "$WORK/intentd.log"; exit 1
+	fi
+}
+
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# What the server itself reports about the run, from its /metrics.
+server_view() {
+	python3 - "$URL/metrics" <<'PY' || echo "  (no /metrics)"
+import os, sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={
+    "Authorization": "Bearer " + os.environ["INTENTD_OPERATOR_TOKEN"]})
+m = {}
+for line in urllib.request.urlopen(req, timeout=10).read().decode().splitlines():
+    if line and not line.startswith("#"):
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
+b = sorted((float(k.split('"')[1]), v) for k, v in m.items()
+           if k.startswith("intentd_tick_duration_seconds_bucket") and "+Inf" not in k)
+n = m["intentd_tick_duration_seconds_count"]
+p99 = next((le for le, v in b if v >= 0.99 * n), float("inf"))
+print("  intentd during the run: %d ticks, %d slips, tick p99 <= %g s, %d intents created, "
+      "%d refused (intake full)" % (m["intentd_ticks_total"], m["intentd_tick_slips_total"], p99,
+      m["intentd_intents_created_total"], m['intentd_intake_refused_total{reason="full"}']))
+PY
+}
+
+start_intentd
+"$GEN" --http "${URL#http://}" -c "$CONNS" -d "$SECS"
+server_view
+stop_pid "$IPID"
+
+if command -v wrk >/dev/null; then
+	start_intentd
+	BENCH_CONNS=$CONNS wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/peers/intake.lua "$URL" |
+		grep '^intake_http_wrk' || echo "intake_http_wrk: wrk failed"
+	stop_pid "$IPID"
+else
+	echo "intake_http_wrk: skipped (wrk not installed)"
+fi
+
+if command -v redis-server >/dev/null; then
+	RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$WORK/redis"
+	redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$WORK/redis" --save '' \
+		--appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+	RPID=$!
+	PIDS+=("$RPID")
+	redis_up() { [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ]; }
+	wait_for 20 redis_up || { echo "redis-server did not start:"; cat "$WORK/redis.log"; exit 1; }
+	"$GEN" --redis "127.0.0.1:$RPORT" -c "$CONNS" -d "$SECS"
+	stop_pid "$RPID"
+else
+	echo "intake_redis_xadd: skipped (redis-server not installed)"
+fi

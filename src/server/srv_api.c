@@ -1,0 +1,441 @@
+/* srv_api.c: the intents API (SPEC §9): submit (validated by srv_json.c,
+ * queued through the engine's thread-safe intake), list with filters and
+ * paging, one record with its history and story, cancel. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv_int.h"
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+static const char *actor_of(const struct srv_req *r)
+{
+	return r->who ? r->who->name : NULL;
+}
+
+/* Answer with j (owned), or a 500 if building it ran out of memory. */
+static int reply(struct srv_resp *out, unsigned status, cJSON *j)
+{
+	if (!j)
+		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+	return srv_json(out, status, j);
+}
+
+/* Digits only, no sign, no overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* The sequence number of an id "i-000042" (or "i-42"). */
+static bool parse_id(const char *id, uint64_t *seq)
+{
+	return id && id[0] == 'i' && id[1] == '-' && parse_u64(id + 2, seq) && *seq;
+}
+
+static int bad_query(struct srv_resp *out, const char *param, const char *expected,
+		     cJSON *valid)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "param", param);
+	cJSON_AddStringToObject(d, "expected", expected);
+	if (valid)
+		srv_jadd(d, "valid", valid);
+	return srv_error(out, 400, "invalid_query", d, "query parameter '%s' must be %s", param,
+			 expected);
+}
+
+/* Where an intent is. */
+enum where {
+	W_MEMORY,   /* its record is in memory */
+	W_PENDING,  /* accepted, created at the next tick's intake */
+	W_GONE,     /* ended and its record was reused (or never created) */
+	W_NEVER,    /* no such id was ever given out */
+};
+
+/* Find the intent an id names ("i-42" and "i-000042" alike); its canonical
+ * id goes to canon.  Caller holds state_lock for reading. */
+static enum where find(struct itd_intents *t, const char *id, char canon[ITD_ID_LEN],
+		       const struct itd_intent **in_out)
+{
+	uint64_t seq;
+	*in_out = NULL;
+	snprintf(canon, ITD_ID_LEN, "%.*s", ITD_ID_LEN - 1, id);
+	if (!parse_id(id, &seq))
+		return W_NEVER;
+	snprintf(canon, ITD_ID_LEN, "i-%06" PRIu64, seq);
+	if ((*in_out = itd_intents_at(t, seq)))
+		return W_MEMORY;
+	if (seq <= t->last_seq)
+		return W_GONE;
+	pthread_mutex_lock(&t->lock);
+	uint64_t handed = t->next_seq;
+	pthread_mutex_unlock(&t->lock);
+	return seq <= handed ? W_PENDING : W_NEVER;
+}
+
+static int not_found(struct srv_resp *out, const char *id, enum where w)
+{
+	static const char *const why[] = {
+		[W_MEMORY] = "is in memory",
+		[W_PENDING] = "was accepted and is created at the next tick's intake",
+		[W_GONE] = "is no longer in memory (it ended and its record was reused; "
+			   "telemetry has its history) or was never created",
+		[W_NEVER] = "never existed",
+	};
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "id", id);
+	cJSON_AddStringToObject(d, "reason", w == W_PENDING ? "pending"
+					     : w == W_GONE ? "evicted" : "unknown");
+	return srv_error(out, 404, "not_found", d, "intent '%s' %s", id, why[w]);
+}
+
+/* ------------------------------------------------------------- submit */
+
+int srv_h_submit(struct srv_req *r, struct srv_resp *out)
+{
+	struct itd_engine *e = r->srv->engine;
+	struct srv_submit sb;
+	struct srv_bad bad = {0};
+	int rc = srv_submit_parse(itd_engine_scenario(e), r->body, r->body_len, &sb, &bad);
+	if (rc) {
+		srv_submit_fini(&sb);
+		if (rc == ITD_ENOMEM) {
+			srv_bad_fini(&bad);
+			return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+		}
+		return srv_bad_reply(out, &bad);
+	}
+	sb.sub.actor = actor_of(r);
+	struct itd_receipt rcpt;
+	char msg[256] = "";
+	rc = itd_engine_submit(e, &sb.sub, &rcpt, msg, sizeof msg);
+	srv_submit_fini(&sb);
+
+	cJSON *j, *d;
+	switch (rc) {
+	case ITD_OK:
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "id", rcpt.id);
+		cJSON_AddStringToObject(j, "status", "queued");
+		cJSON_AddNumberToObject(j, "received_tick", (double)rcpt.received_tick);
+		return reply(out, 202, j);
+	case ITD_EEXISTS: {
+		/* The original may still wait in the intake (then it is
+		 * queued as far as the caller is concerned). */
+		const char *status = "queued";
+		pthread_rwlock_rdlock(&r->srv->state_lock);
+		const struct itd_intent *in = itd_intents_at(itd_engine_intents(e), rcpt.seq);
+		if (in)
+			status = itd_status_name(in->status);
+		pthread_rwlock_unlock(&r->srv->state_lock);
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "id", rcpt.id);
+		cJSON_AddStringToObject(j, "status", status);
+		cJSON_AddBoolToObject(j, "duplicate", true);
+		return reply(out, 200, j);
+	}
+	case ITD_ECONFLICT:
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "intent_id", rcpt.id);
+		return srv_error(out, 409, "idempotency_conflict", d, "%s", msg);
+	case ITD_EFULL: {
+		bool queue = !strncmp(msg, "intake queue", 12);
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "full", queue ? "queue" : "table");
+		snprintf(out->retry_after, sizeof out->retry_after, "1");
+		return srv_error(out, 429, "intake_full", d, "%s; retry later", msg);
+	}
+	case ITD_EINVAL:
+		return srv_error(out, 400, "invalid_submission", NULL, "%s", msg);
+	default:
+		return srv_error(out, 500, "internal", NULL, "submission failed: %s",
+				 itd_err_msg(rc));
+	}
+}
+
+/* --------------------------------------------------------------- list */
+
+struct list_query {
+	uint64_t after;          /* seq > after */
+	size_t limit;            /* at most this many */
+	bool status[ITD_ST_COUNT]; /* wanted statuses (all when !any_status) */
+	bool any_status;
+	bool *type_ok;           /* per type, when any_type */
+	bool any_type;
+};
+
+/* "a,b,c" into wanted flags with lookup(name) -> index or -1. */
+static bool parse_set(const char *v, bool *flags, size_t n, int (*lookup)(const void *, const char *),
+		      const void *ctx)
+{
+	char name[64];
+	while (*v) {
+		const char *c = strchr(v, ',');
+		size_t len = c ? (size_t)(c - v) : strlen(v);
+		if (!len || len >= sizeof name)
+			return false;
+		memcpy(name, v, len);
+		name[len] = '\0';
+		int i = lookup(ctx, name);
+		if (i < 0 || (size_t)i >= n)
+			return false;
+		flags[i] = true;
+		v += len + (c ? 1 : 0);
+		if (c && !*v)
+			return false;
+	}
+	return true;
+}
+
+static int status_lookup(const void *ctx, const char *name)
+{
+	(void)ctx;
+	return itd_status_parse(name);
+}
+
+static int type_lookup(const void *ctx, const char *name)
+{
+	return itd_scenario_type(ctx, name);
+}
+
+static bool wanted(const struct list_query *q, const struct itd_intent *in)
+{
+	return (!q->any_status || q->status[in->status]) && (!q->any_type || q->type_ok[in->type]);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Parse the list query; 0, or a refusal already answered in out (rc 1). */
+static int list_query(struct srv_req *r, const struct itd_scenario *s, struct list_query *q,
+		      struct srv_resp *out, int *rc)
+{
+	const char *v;
+	q->limit = LIST_LIMIT_DEFAULT;
+	if ((v = srv_query(r, "limit")) && *v) {
+		uint64_t n;
+		if (!parse_u64(v, &n) || n < 1 || n > LIST_LIMIT_MAX) {
+			*rc = bad_query(out, "limit", "an integer 1..1000", NULL);
+			return 1;
+		}
+		q->limit = (size_t)n;
+	}
+	if ((v = srv_query(r, "after")) && *v) {
+		if (!(v[0] == 'i' && v[1] == '-' ? parse_u64(v + 2, &q->after)
+						  : parse_u64(v, &q->after))) {
+			*rc = bad_query(out, "after", "an intent id (i-000042) or a sequence number",
+					NULL);
+			return 1;
+		}
+	}
+	if ((v = srv_query(r, "status")) && *v) {
+		q->any_status = true;
+		if (!parse_set(v, q->status, ITD_ST_COUNT, status_lookup, NULL)) {
+			cJSON *valid = cJSON_CreateArray();
+			for (int i = 0; i < ITD_ST_COUNT; i++)
+				srv_jpush(valid, cJSON_CreateString(itd_status_name(i)));
+			*rc = bad_query(out, "status", "a status or a comma-separated list of them",
+					valid);
+			return 1;
+		}
+	}
+	if ((v = srv_query(r, "type")) && *v) {
+		q->any_type = true;
+		if (!parse_set(v, q->type_ok, s->n_types, type_lookup, s)) {
+			cJSON *valid = cJSON_CreateArray();
+			for (size_t i = 0; i < s->n_types; i++)
+				srv_jpush(valid, cJSON_CreateString(s->types[i].name));
+			*rc = bad_query(out, "type",
+					"an intent type or a comma-separated list of them", valid);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int srv_h_list(struct srv_req *r, struct srv_resp *out)
+{
+	struct itd_server *srv = r->srv;
+	struct itd_engine *e = srv->engine;
+	const struct itd_scenario *s = itd_engine_scenario(e);
+	struct list_query q = {0};
+	int rc = 0;
+	q.type_ok = itd_calloc(s->n_types ? s->n_types : 1, sizeof *q.type_ok);
+	struct itd_intents *t = itd_engine_intents(e);
+	uint64_t *seqs = NULL;
+	cJSON *j = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(j, "intents");
+	if (!q.type_ok || !arr) {
+		rc = srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+		goto done;
+	}
+	if (list_query(r, s, &q, out, &rc))
+		goto done;
+
+	size_t n = 0;
+	const struct itd_intent *last = NULL;
+	bool more = false;
+	pthread_rwlock_rdlock(&srv->state_lock);
+	uint64_t top = t->last_seq;
+	if (q.after < top && top - q.after <= 2 * t->cap) {
+		/* Walk the ids in order: at most 2 * cap lookups. */
+		for (uint64_t seq = q.after + 1; seq <= top; seq++) {
+			const struct itd_intent *in = itd_intents_at(t, seq);
+			if (!in || !wanted(&q, in))
+				continue;
+			if (n == q.limit) {
+				more = true;
+				break;
+			}
+			srv_jpush(arr, srv_json_intent(e, in, false));
+			last = in;
+			n++;
+		}
+	} else if (q.after < top) {
+		/* Many ids were evicted: collect what memory holds, in order. */
+		size_t m = 0;
+		seqs = itd_malloc((t->cap ? t->cap : 1) * sizeof *seqs);
+		if (!seqs) {
+			pthread_rwlock_unlock(&srv->state_lock);
+			rc = srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+			goto done;
+		}
+		for (uint64_t i = 0; i < t->cap; i++) {
+			const struct itd_intent *in = &t->rec[i];
+			if (in->seq > q.after && wanted(&q, in))
+				seqs[m++] = in->seq;
+		}
+		qsort(seqs, m, sizeof *seqs, by_seq);
+		for (size_t i = 0; i < m; i++) {
+			if (n == q.limit) {
+				more = true;
+				break;
+			}
+			const struct itd_intent *in = itd_intents_at(t, seqs[i]);
+			if (!in)
+				continue;
+			srv_jpush(arr, srv_json_intent(e, in, false));
+			last = in;
+			n++;
+		}
+	}
+	if (more && last)
+		cJSON_AddStringToObject(j, "next_after", last->id);
+	else
+		cJSON_AddNullToObject(j, "next_after");
+	cJSON_AddNumberToObject(j, "total_in_memory", (double)(t->n - t->n_evicted));
+	pthread_rwlock_unlock(&srv->state_lock);
+	rc = reply(out, 200, j);
+	j = NULL;
+done:
+	cJSON_Delete(j);
+	itd_free(seqs);
+	itd_free(q.type_ok);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- get */
+
+int srv_h_get(struct srv_req *r, struct srv_resp *out)
+{
+	struct itd_server *srv = r->srv;
+	struct itd_intents *t = itd_engine_intents(srv->engine);
+	const struct itd_intent *in;
+	char id[ITD_ID_LEN];
+	pthread_rwlock_rdlock(&srv->state_lock);
+	enum where w = find(t, r->id, id, &in);
+	cJSON *j = in ? srv_json_intent(srv->engine, in, true) : NULL;
+	pthread_rwlock_unlock(&srv->state_lock);
+	if (w != W_MEMORY)
+		return not_found(out, id, w);
+	return reply(out, 200, j);
+}
+
+/* ------------------------------------------------------------- cancel */
+
+int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
+{
+	static const char *const keys[] = {"reason"};
+	struct itd_server *srv = r->srv;
+	struct itd_engine *e = srv->engine;
+	struct srv_bad bad = {0};
+	cJSON *body = NULL;
+	if (srv_body_object(r->body, r->body_len, true, &body, &bad) ||
+	    (body && srv_check_keys(body, keys, 1, "", &bad))) {
+		cJSON_Delete(body);
+		return srv_bad_reply(out, &bad);
+	}
+	const cJSON *reason = body ? cJSON_GetObjectItemCaseSensitive(body, "reason") : NULL;
+	if (reason && (!cJSON_IsString(reason) || strlen(reason->valuestring) > 200)) {
+		cJSON_Delete(body);
+		srv_bad_type(&bad, "reason", "a string of at most 200 bytes");
+		return srv_bad_reply(out, &bad);
+	}
+
+	struct itd_intents *t = itd_engine_intents(e);
+	const struct itd_intent *in;
+	char id[ITD_ID_LEN];
+	pthread_rwlock_rdlock(&srv->state_lock);
+	enum where w = find(t, r->id, id, &in);
+	enum itd_status st = in ? in->status : ITD_ST_RECEIVED;
+	uint64_t apply = itd_engine_tick(e) + 1;
+	pthread_rwlock_unlock(&srv->state_lock);
+
+	/* An intent still waiting in the intake can be cancelled: the cancel
+	 * is applied after it, in arrival order. */
+	int rc;
+	if (w != W_MEMORY && w != W_PENDING) {
+		rc = not_found(out, id, w);
+		goto done;
+	}
+	if (itd_status_terminal(st)) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "id", id);
+		cJSON_AddStringToObject(d, "status", itd_status_name(st));
+		rc = srv_error(out, 409, "not_active", d, "intent %s is already %s", id,
+			       itd_status_name(st));
+		goto done;
+	}
+	/* The engine keeps static reasons only; an operator's words go into
+	 * the record as a console note applied with the cancel. */
+	if (reason && *reason->valuestring) {
+		char note[64];
+		snprintf(note, sizeof note, "cancel %s: %s", id, reason->valuestring);
+		(void)itd_engine_console(e, ITD_CONSOLE_NOTE, note, actor_of(r));
+	}
+	rc = itd_engine_cancel(e, id, "cancelled_by_operator", actor_of(r));
+	if (rc == ITD_EFULL) {
+		snprintf(out->retry_after, sizeof out->retry_after, "1");
+		rc = srv_error(out, 429, "intake_full", NULL, "intake queue full; retry later");
+		goto done;
+	}
+	if (rc) {
+		rc = srv_error(out, 400, "invalid_id", NULL, "cannot cancel '%s': %s", id,
+			       itd_err_msg(rc));
+		goto done;
+	}
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "id", id);
+	cJSON_AddStringToObject(j, "status", "cancel_requested");
+	cJSON_AddNumberToObject(j, "apply_tick", (double)apply);
+	rc = reply(out, 202, j);
+done:
+	cJSON_Delete(body);
+	return rc;
+}

@@ -1,0 +1,270 @@
+/* srv_core.c: the live runtime: builds engine, telemetry (file or stdout
+ * sink plus the stream ring), metrics, tokens and the HTTP daemon; runs the
+ * tick loop on the calling thread, paced in real time, with pause, resume
+ * and step; shuts down gracefully (finish the tick, flush telemetry, end
+ * streams, close clients). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "srv_int.h"
+
+/* ------------------------------------------------ the wrapped observer */
+
+static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+{
+	struct itd_server *s = ctx;
+	srv_metrics_event(s->metrics, ev);
+	if (s->obs.event)
+		s->obs.event(s->obs.ctx, e, ev);
+}
+
+static void on_tick_end(void *ctx, const struct itd_engine *e)
+{
+	struct itd_server *s = ctx;
+	if (s->obs.tick_end)
+		s->obs.tick_end(s->obs.ctx, e);
+	srv_metrics_tick(s->metrics, itd_clock_mono_ns() - itd_engine_tick_start_ns(e));
+}
+
+/* ------------------------------------------------------- directories */
+
+/* The directory for generated files (snapshots): the data directory, or a
+ * private runtime directory. */
+static int make_run_dir(struct itd_server *s, char *err, size_t cap)
+{
+	if (s->cfg.data_dir) {
+		snprintf(s->run_dir, sizeof s->run_dir, "%s", s->cfg.data_dir);
+	} else {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		if (xdg && *xdg)
+			snprintf(s->run_dir, sizeof s->run_dir, "%s/intentd", xdg);
+		else
+			snprintf(s->run_dir, sizeof s->run_dir, "/tmp/intentd-%u", (unsigned)getuid());
+	}
+	/* mkdir -p: every missing component, private to us. */
+	char path[sizeof s->run_dir];
+	snprintf(path, sizeof path, "%s", s->run_dir);
+	for (char *p = path + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			snprintf(err, cap, "%s: %s", path, strerror(errno));
+			return ITD_EIO;
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	return ITD_OK;
+}
+
+/* ------------------------------------------------------------ create */
+
+int itd_server_create(const struct itd_server_config *cfg, struct itd_server **out, char *err,
+		      size_t cap)
+{
+	*out = NULL;
+	err[0] = '\0';
+	struct itd_server *s = itd_calloc(1, sizeof *s);
+	if (!s)
+		return ITD_ENOMEM;
+	s->cfg = *cfg;
+	if (!s->cfg.listen)
+		s->cfg.listen = "127.0.0.1:5050";
+	if (!s->cfg.stream_ring)
+		s->cfg.stream_ring = 65536;
+	if (!s->cfg.client_buffer)
+		s->cfg.client_buffer = 1 << 20;
+	if (!s->cfg.max_body)
+		s->cfg.max_body = 64 * 1024;
+	if (!s->cfg.timeout_s)
+		s->cfg.timeout_s = 30;
+	if (!s->cfg.max_conns)
+		s->cfg.max_conns = 4096;
+	int rc = ITD_ENOMEM;
+	pthread_rwlock_init(&s->state_lock, NULL);
+	pthread_mutex_init(&s->loop_lock, NULL);
+	pthread_cond_init(&s->loop_cond, NULL);
+
+	if ((rc = make_run_dir(s, err, cap)))
+		goto fail;
+	if ((rc = srv_metrics_create(&s->metrics)))
+		goto fail;
+	if ((rc = srv_stream_create(s, s->cfg.stream_ring, s->cfg.client_buffer, &s->stream)))
+		goto fail;
+
+	/* Telemetry: drop-oldest (a live loop never waits for a sink),
+	 * flushed every tick so the stream is prompt. */
+	struct itd_tel_options to = {.run_id = cfg->run_id, .policy = ITD_TEL_DROP_OLDEST,
+				     .flush_every_tick = true};
+	if ((rc = itd_tel_create_for(cfg->scn, &to, &s->tel, err, cap)))
+		goto fail;
+	if (!cfg->telemetry || strcmp(cfg->telemetry, "off")) {
+		if ((rc = itd_tel_open_sink(s->tel, cfg->telemetry, cfg->run_id, err, cap)))
+			goto fail;
+	}
+	if ((rc = itd_tel_add_sink(s->tel, "stream", srv_stream_sink(), s->stream))) {
+		snprintf(err, cap, "cannot attach the live stream: %s", itd_err_msg(rc));
+		goto fail;
+	}
+	itd_tel_observer(s->tel, &s->obs);
+
+	struct itd_observer wrap = {.event = on_event, .tick_end = on_tick_end, .ctx = s};
+	struct itd_engine_config ec = {.scn = cfg->scn, .seed = cfg->seed,
+				       .clock = ITD_CLOCK_REAL, .rate_hz = cfg->rate_hz,
+				       .obs = &wrap, .state_lock = &s->state_lock};
+	if ((rc = itd_engine_create(&ec, &s->engine))) {
+		snprintf(err, cap, "cannot create the engine: %s", itd_err_msg(rc));
+		goto fail;
+	}
+	if ((rc = srv_auth_init(&s->auth, &s->cfg, err, cap)))
+		goto fail;
+	if ((rc = srv_http_start(s, err, cap)))
+		goto fail;
+	*out = s;
+	return ITD_OK;
+fail:
+	if (!err[0])
+		snprintf(err, cap, "%s", itd_err_msg(rc));
+	itd_server_destroy(s);
+	return rc;
+}
+
+/* -------------------------------------------------------- loop control */
+
+bool srv_loop_paused(struct itd_server *s)
+{
+	pthread_mutex_lock(&s->loop_lock);
+	bool p = s->paused;
+	pthread_mutex_unlock(&s->loop_lock);
+	return p;
+}
+
+int srv_loop_pause(struct itd_server *s, const char *actor)
+{
+	/* Applied (and reported) by the next tick; the loop then holds. */
+	if (srv_loop_paused(s))
+		return ITD_ESTATE;
+	return itd_engine_console(s->engine, ITD_CONSOLE_PAUSE, "", actor);
+}
+
+int srv_loop_resume(struct itd_server *s, const char *actor)
+{
+	pthread_mutex_lock(&s->loop_lock);
+	if (!s->paused) {
+		pthread_mutex_unlock(&s->loop_lock);
+		return ITD_ESTATE;
+	}
+	int rc = itd_engine_console(s->engine, ITD_CONSOLE_RESUME, "", actor);
+	if (!rc) {
+		s->paused = false;
+		s->steps = 0;
+		pthread_cond_broadcast(&s->loop_cond);
+	}
+	pthread_mutex_unlock(&s->loop_lock);
+	return rc;
+}
+
+int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor)
+{
+	char args[32];
+	snprintf(args, sizeof args, "%llu", (unsigned long long)n);
+	pthread_mutex_lock(&s->loop_lock);
+	if (!s->paused) {
+		pthread_mutex_unlock(&s->loop_lock);
+		return ITD_ESTATE;
+	}
+	int rc = itd_engine_console(s->engine, ITD_CONSOLE_STEP, args, actor);
+	if (!rc) {
+		s->steps += n;
+		pthread_cond_broadcast(&s->loop_cond);
+	}
+	pthread_mutex_unlock(&s->loop_lock);
+	return rc;
+}
+
+/* Wait while paused with nothing to step; returns the ticks to step (0:
+ * resumed, or stopping). */
+static uint64_t hold(struct itd_server *s, const volatile int *stop)
+{
+	pthread_mutex_lock(&s->loop_lock);
+	while (s->paused && !s->steps && !*stop) {
+		/* A signal sets *stop without touching the condition: look
+		 * again every 100 ms. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->loop_cond, &s->loop_lock, &ts);
+	}
+	uint64_t n = s->paused ? s->steps : 0;
+	s->steps = 0;
+	pthread_mutex_unlock(&s->loop_lock);
+	return n;
+}
+
+int itd_server_run(struct itd_server *s, const volatile int *stop)
+{
+	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
+	int rc = ITD_OK;
+	while (!*stop && !rc) {
+		if (srv_loop_paused(s)) {
+			uint64_t n = hold(s, stop);
+			if (n) {
+				itd_engine_resume(s->engine);
+				rc = itd_engine_run(s->engine, n, stop);
+			}
+			continue;
+		}
+		itd_engine_resume(s->engine);
+		rc = itd_engine_run(s->engine, 0, stop);
+		if (itd_engine_paused(s->engine)) {
+			pthread_mutex_lock(&s->loop_lock);
+			s->paused = true;
+			pthread_mutex_unlock(&s->loop_lock);
+		}
+	}
+	/* Graceful: the last tick is complete; flush, then end the streams. */
+	__atomic_store_n(&s->ready, false, __ATOMIC_RELEASE);
+	itd_tel_drain(s->tel);
+	srv_stream_close_all(s->stream);
+	return rc;
+}
+
+const char *itd_server_url(const struct itd_server *s)
+{
+	return s->url;
+}
+
+const char *itd_server_token_path(const struct itd_server *s)
+{
+	return s->auth.generated_path[0] ? s->auth.generated_path : NULL;
+}
+
+void itd_server_destroy(struct itd_server *s)
+{
+	if (!s)
+		return;
+	if (s->stream)
+		srv_stream_close_all(s->stream);
+	srv_http_stop(s);
+	/* Telemetry before the stream: its sink thread writes into the ring. */
+	itd_tel_destroy(s->tel);
+	itd_engine_destroy(s->engine);
+	srv_stream_destroy(s->stream);
+	srv_metrics_destroy(s->metrics);
+	srv_auth_fini(&s->auth);
+	pthread_rwlock_destroy(&s->state_lock);
+	pthread_mutex_destroy(&s->loop_lock);
+	pthread_cond_destroy(&s->loop_cond);
+	itd_free(s);
+}

@@ -1,0 +1,300 @@
+/* srv_int.h: what the server's files share.  One concept per file:
+ *
+ *   srv_core.c     create/run/destroy: wires engine, telemetry, stream,
+ *                  metrics, auth and the HTTP daemon; the tick thread with
+ *                  pause/resume/step; graceful shutdown
+ *   srv_http.c     the libmicrohttpd daemon: limits and timeouts, TLS,
+ *                  body collection, routing by srv_routes, role checks,
+ *                  JSON error bodies, per-route request counting
+ *   srv_routes.c   the route table (method, path, role, metrics name, handler)
+ *   srv_auth.c     tokens: file, environment, generated admin token; roles;
+ *                  constant-time checks
+ *   srv_api.c      intents: submit (validation), list, get, cancel
+ *   srv_api_state.c state, recent events, console
+ *   srv_stream.c   the ring of recent events (a telemetry sink) and the SSE
+ *                  stream: resume by Last-Event-ID, gap markers, filters,
+ *                  slow clients cut off
+ *   srv_metrics.c  Prometheus exposition
+ *
+ * Threads: the tick thread runs the engine holding state_lock for writing
+ * during each tick; HTTP threads hold it for reading while they look at
+ * the engine (never while they wait on a client).  Submissions, cancels
+ * and console commands go through the engine's thread-safe intake. */
+#ifndef ITD_SRV_INT_H
+#define ITD_SRV_INT_H
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "engine/engine.h"
+#include "server.h"
+#include "telemetry/telemetry_events.h"
+
+/* ------------------------------------------------------------- roles */
+
+enum srv_role {
+	SRV_OPEN = 0,      /* no token needed */
+	SRV_VIEWER,        /* read */
+	SRV_OPERATOR,      /* + submit, cancel */
+	SRV_ADMIN,         /* + console */
+};
+
+/* "viewer", "operator", "admin" ("open" for SRV_OPEN). */
+const char *srv_role_name(enum srv_role r);
+/* Parse a role name ("open" included); -1 if unknown. */
+int srv_role_parse(const char *name);
+
+/* -------------------------------------------------------------- auth */
+
+struct srv_token {
+	char name[ITD_ACTOR_LEN];  /* who, as telemetry reports it */
+	enum srv_role role;        /* what it may do */
+	uint8_t digest[32];        /* SHA-256 of the secret (the secret is not kept) */
+};
+
+struct srv_auth {
+	struct srv_token *tokens;  /* configured tokens */
+	size_t n;
+	char generated_path[512];  /* where a generated admin token was written, "" none */
+};
+
+/* Tokens from cfg->tokens_file, then INTENTD_ADMIN_TOKEN /
+ * INTENTD_OPERATOR_TOKEN / INTENTD_VIEWER_TOKEN (named admin, operator,
+ * viewer); with none at all, generate an admin token (32 random bytes,
+ * hex), store it mode 0600 in the data directory (or a private runtime
+ * directory: $XDG_RUNTIME_DIR/intentd, else /tmp/intentd-UID, mode 0700)
+ * and remember the path.  A tokens file is YAML:
+ *   tokens:
+ *     - { name: alice, role: operator, token: "..." }       # or token_env: VAR
+ * Errors (ITD_ECONFIG with FILE:LINE:COL in err, ITD_EIO) leave a empty. */
+int srv_auth_init(struct srv_auth *a, const struct itd_server_config *cfg, char *err, size_t cap);
+void srv_auth_fini(struct srv_auth *a);
+/* The token an Authorization header value ("Bearer SECRET") names, or
+ * NULL.  Compares digests in constant time and always against every
+ * token, so timing reveals nothing about which or how much matched. */
+const struct srv_token *srv_auth_check(const struct srv_auth *a, const char *header);
+
+/* ------------------------------------------------ requests, responses */
+
+struct itd_server;
+struct srv_route;
+
+struct srv_req {
+	struct itd_server *srv;          /* the server */
+	struct MHD_Connection *conn;     /* the connection (headers, query) */
+	const struct srv_route *route;   /* the matched route */
+	const char *method;              /* "GET", "POST" */
+	const char *path;                /* the URL path, without the query */
+	char id[64];                     /* the {id} path parameter, "" if none */
+	const char *body;                /* request body (NUL-terminated), or "" */
+	size_t body_len;                 /* its length */
+	const struct srv_token *who;     /* the caller's token; NULL on open routes */
+};
+
+/* A query parameter or request header, or NULL. */
+const char *srv_query(const struct srv_req *r, const char *key);
+const char *srv_header(const struct srv_req *r, const char *name);
+
+struct srv_resp {
+	unsigned status;                 /* HTTP status */
+	char *body;                      /* owned (itd_malloc), freed by srv_http */
+	size_t len;                      /* its length */
+	const char *content_type;        /* NULL: application/json */
+	char retry_after[16];            /* Retry-After value, "" for none */
+	struct MHD_Response *raw;        /* a handler-built response (streams);
+					    when set, body is ignored */
+};
+
+/* {"error":{"code":CODE,"message":MSG,"details":DETAILS}}; takes
+ * ownership of details (may be NULL).  Returns 0 (or ITD_ENOMEM, with a
+ * fixed 500 body). */
+int srv_error(struct srv_resp *out, unsigned status, const char *code, cJSON *details,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The unformatted text of j as the body; takes ownership of j. */
+int srv_json(struct srv_resp *out, unsigned status, cJSON *j);
+/* A copy of text as the body with the given content type. */
+int srv_text(struct srv_resp *out, unsigned status, const char *content_type, const char *text,
+	     size_t len);
+
+struct srv_route {
+	const char *method;              /* "GET", "POST" */
+	const char *pattern;             /* "/api/v1/intents/{id}/cancel" */
+	enum srv_role role;              /* least role allowed (SRV_OPEN: no token) */
+	const char *name;                /* label for metrics, e.g. "intents_submit" */
+	int (*handler)(struct srv_req *r, struct srv_resp *out);
+};
+
+extern const struct srv_route srv_routes[];
+extern const size_t srv_n_routes;
+
+/* Handlers (srv_api.c, srv_api_state.c, srv_stream.c, srv_metrics.c,
+ * srv_http.c for health). */
+int srv_h_submit(struct srv_req *r, struct srv_resp *out);
+int srv_h_list(struct srv_req *r, struct srv_resp *out);
+int srv_h_get(struct srv_req *r, struct srv_resp *out);
+int srv_h_cancel(struct srv_req *r, struct srv_resp *out);
+int srv_h_state(struct srv_req *r, struct srv_resp *out);
+int srv_h_events(struct srv_req *r, struct srv_resp *out);
+int srv_h_console(struct srv_req *r, struct srv_resp *out);
+int srv_h_stream(struct srv_req *r, struct srv_resp *out);
+int srv_h_metrics(struct srv_req *r, struct srv_resp *out);
+int srv_h_healthz(struct srv_req *r, struct srv_resp *out);
+int srv_h_readyz(struct srv_req *r, struct srv_resp *out);
+
+/* ------------------------------------------------------------ stream */
+
+struct srv_stream;
+
+/* The ring of the last `ring` events and the SSE clients.  It is fed as a
+ * telemetry sink (whole JSONL lines, on the sink's own thread). */
+int srv_stream_create(struct itd_server *s, size_t ring, size_t client_buffer,
+		      struct srv_stream **out);
+/* The sink to attach to the telemetry instance (ctx is the stream; its
+ * close() does not free the stream). */
+const struct itd_sink_ops *srv_stream_sink(void);
+/* Copy the events with seq > after_seq, at most limit, as a JSON array
+ * text into a new buffer (*out, *len; caller frees with itd_free); *first
+ * and *last receive the ring's oldest and newest seq.  Returns 0 or
+ * ITD_ENOMEM. */
+int srv_stream_recent(struct srv_stream *st, uint64_t after_seq, size_t limit, char **out,
+		      size_t *len, uint64_t *first, uint64_t *last);
+/* End every stream (shutdown): clients get a final event and are closed. */
+void srv_stream_close_all(struct srv_stream *st);
+void srv_stream_destroy(struct srv_stream *st);
+
+struct srv_stream_stats {
+	uint64_t clients;        /* connected now */
+	uint64_t clients_total;  /* ever connected */
+	uint64_t cut_off;        /* disconnected for falling behind */
+	uint64_t gaps;           /* gap markers sent */
+	uint64_t events;         /* events received from telemetry */
+};
+void srv_stream_stats(struct srv_stream *st, struct srv_stream_stats *out);
+
+/* ----------------------------------------------------------- metrics */
+
+struct srv_metrics;
+
+int srv_metrics_create(struct srv_metrics **out);
+void srv_metrics_destroy(struct srv_metrics *m);
+/* From the tick thread: one engine event / one finished tick taking ns. */
+void srv_metrics_event(struct srv_metrics *m, const struct itd_event *ev);
+void srv_metrics_tick(struct srv_metrics *m, uint64_t ns);
+/* From HTTP threads: a request to `route` (NULL: no route matched)
+ * answered with `status`. */
+void srv_metrics_request(struct srv_metrics *m, const struct srv_route *route, unsigned status);
+
+/* ------------------------------------------------------------ server */
+
+struct itd_server {
+	struct itd_server_config cfg;    /* as given (strings borrowed from the caller) */
+	char url[128];                   /* "http://127.0.0.1:5050" */
+	char run_dir[512];               /* data dir, or the private runtime dir */
+	struct itd_engine *engine;       /* the kernel */
+	pthread_rwlock_t state_lock;     /* tick: write; HTTP readers: read */
+	struct itd_tel *tel;             /* telemetry (file/stdout sink + stream sink) */
+	struct itd_observer obs;         /* telemetry's observer, wrapped for metrics */
+	struct srv_auth auth;            /* tokens */
+	struct srv_stream *stream;       /* live events */
+	struct srv_metrics *metrics;     /* Prometheus counters */
+	struct MHD_Daemon *mhd;          /* HTTP */
+	uint16_t port;                   /* the port actually bound */
+	uint64_t tick_start_ns;          /* when the current tick began */
+
+	/* Loop control (srv_core.c), under loop_lock. */
+	pthread_mutex_t loop_lock;
+	pthread_cond_t loop_cond;        /* wakes a paused loop */
+	bool paused;                     /* the loop holds between ticks */
+	uint64_t steps;                  /* ticks to run while paused */
+	bool stopping;                   /* shutting down */
+	bool ready;                      /* /readyz: loop running, sinks open */
+};
+
+/* Loop control for the console (srv_core.c): queue the command as an
+ * input (so it is reported at its tick) and act on the loop. */
+int srv_loop_pause(struct itd_server *s, const char *actor);
+int srv_loop_resume(struct itd_server *s, const char *actor);
+int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor);
+bool srv_loop_paused(struct itd_server *s);
+
+/* Start/stop the HTTP daemon (srv_http.c). */
+int srv_http_start(struct itd_server *s, char *err, size_t cap);
+void srv_http_stop(struct itd_server *s);
+
+/* --------------------------------------------------------- srv_json.c */
+
+/* Why a request was refused: HTTP status, error code, message and details
+ * for srv_error.  Start from {0}; srv_bad_fini (or srv_bad_reply) frees. */
+struct srv_bad {
+	unsigned status;                 /* 400 unless set otherwise */
+	const char *code;                /* "malformed_json", "invalid_field", ... */
+	char msg[256];                   /* human text */
+	cJSON *details;                  /* owned, or NULL */
+};
+
+/* Set b (replacing earlier details; takes ownership of details) to a 400
+ * with code and message.  Returns ITD_EINVAL, for `return srv_bad_set(...)`. */
+int srv_bad_set(struct srv_bad *b, const char *code, cJSON *details, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* 400 invalid_field with details {"field": field, "expected": expected}. */
+int srv_bad_type(struct srv_bad *b, const char *field, const char *expected);
+/* Answer with b through srv_error (b's details move into the body). */
+int srv_bad_reply(struct srv_resp *out, struct srv_bad *b);
+void srv_bad_fini(struct srv_bad *b);
+
+/* Parse a request body that must be one JSON object (whitespace around it
+ * allowed).  An empty body gives *out = NULL and 0 when optional.  Returns
+ * 0 with *out owned by the caller (cJSON_Delete), or ITD_EINVAL with bad
+ * filled (malformed_json, invalid_body). */
+int srv_body_object(const char *body, size_t len, bool optional, cJSON **out,
+		    struct srv_bad *bad);
+/* Refuse a member of obj not among allowed (unknown_field, details
+ * {"unknown":[...],"allowed":[...]}) or given twice (duplicate_field).
+ * `where` prefixes names in messages ("" or "goal.").  0, ITD_EINVAL or
+ * ITD_ENOMEM. */
+int srv_check_keys(const cJSON *obj, const char *const *allowed, size_t n_allowed,
+		   const char *where, struct srv_bad *bad);
+
+/* A submission body, parsed and checked against the scenario. */
+struct srv_submit {
+	struct itd_submission sub;                     /* for itd_engine_submit (actor
+							  left NULL); its strings point
+							  into root */
+	struct itd_param_value params[ITD_MAX_PARAMS]; /* sub.params */
+	cJSON *root;                                   /* the parsed body */
+};
+
+/* Parse and validate POST /api/v1/intents (a pure function of its inputs):
+ * every field typed and ranged, the type known, the goal and parameters as
+ * the type declares them, source ground|playbook|schedule.  body_hash is
+ * the hash of a canonical form (fixed key order, defaults filled), so key
+ * order and spacing do not matter to idempotency.  Returns 0 (release with
+ * srv_submit_fini), ITD_EINVAL with bad filled (bad zeroed by the caller),
+ * or ITD_ENOMEM.  srv_submit_fini is safe after a failure too. */
+int srv_submit_parse(const struct itd_scenario *s, const char *body, size_t len,
+		     struct srv_submit *sb, struct srv_bad *bad);
+void srv_submit_fini(struct srv_submit *sb);
+
+/* Append item to an array / add it to an object as key, taking ownership:
+ * when the container is NULL or adding fails (out of memory) the item is
+ * freed, so building JSON never leaks on allocation failure. */
+void srv_jpush(cJSON *arr, cJSON *item);
+void srv_jadd(cJSON *obj, const char *key, cJSON *item);
+/* A value as JSON (null for no value); NULL when out of memory. */
+cJSON *srv_json_value(const struct itd_value *v);
+/* An array of the n strings. */
+cJSON *srv_json_names(char *const *names, size_t n);
+/* An intent as JSON: the summary (id, type, source, status, priority,
+ * created_tick, counters, verdict, rule, actor), and with `full` also goal,
+ * params, deadline, key, score, last_verdict, history, history_total and
+ * the explanation.  The caller holds state_lock for reading.  NULL when
+ * out of memory. */
+cJSON *srv_json_intent(const struct itd_engine *e, const struct itd_intent *in, bool full);
+/* The intent's story in a sentence or five (receipt, blocks, executions,
+ * outcome) into buf; returns its length.  Caller holds state_lock. */
+size_t srv_intent_story(const struct itd_engine *e, const struct itd_intent *in, char *buf,
+			size_t cap);
+
+#endif

@@ -1,0 +1,20 @@
+/* srv_routes.c: the HTTP API (SPEC §9): every route, the least role it
+ * needs and its label in metrics.  /metrics is open or viewer-only by
+ * configuration (srv_http.c decides). */
+#include "srv_int.h"
+
+const struct srv_route srv_routes[] = {
+	{"POST", "/api/v1/intents", SRV_OPERATOR, "intents_submit", srv_h_submit},
+	{"GET", "/api/v1/intents", SRV_VIEWER, "intents_list", srv_h_list},
+	{"GET", "/api/v1/intents/{id}", SRV_VIEWER, "intents_get", srv_h_get},
+	{"POST", "/api/v1/intents/{id}/cancel", SRV_OPERATOR, "intents_cancel", srv_h_cancel},
+	{"GET", "/api/v1/state", SRV_VIEWER, "state", srv_h_state},
+	{"GET", "/api/v1/events", SRV_VIEWER, "events", srv_h_events},
+	{"GET", "/api/v1/stream", SRV_VIEWER, "stream", srv_h_stream},
+	{"POST", "/api/v1/console", SRV_ADMIN, "console", srv_h_console},
+	{"GET", "/metrics", SRV_VIEWER, "metrics", srv_h_metrics},
+	{"GET", "/healthz", SRV_OPEN, "healthz", srv_h_healthz},
+	{"GET", "/readyz", SRV_OPEN, "readyz", srv_h_readyz},
+};
+
+const size_t srv_n_routes = sizeof srv_routes / sizeof srv_routes[0];
