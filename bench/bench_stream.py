@@ -112,24 +112,35 @@ class Client:
                 self.eof)
 
 
-def worker(port, n, after, t_stop, q):
-    req = (f"GET /api/v1/stream?after_seq={after} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+def worker(port, n, query, t_stop, period, q):
+    req = (f"GET /api/v1/stream?{query} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
            f"Authorization: Bearer {VIEWER}\r\n\r\n").encode()
     sel = selectors.EpollSelector()
+    # Connect everything first, then ask for the streams all at once, so
+    # no client's data waits unread while the others connect.
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(n)]
     clients = []
-    for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    for s in socks:
         s.sendall(req)
         s.setblocking(False)
         c = Client(s)
         clients.append(c)
         sel.register(s, selectors.EVENT_READ, c)
     lags = []
+    # Read in rounds of `period`: each read then carries several ticks of
+    # events (a consumer that batches, and Python's per-read cost stays
+    # small next to the server's).
+    nxt = time.monotonic()
     while True:
-        left = t_stop - time.monotonic()
-        if left <= 0:
+        now = time.monotonic()
+        if now >= t_stop:
             break
-        for key, _ in sel.select(timeout=min(left, 0.2)):
+        nxt += period
+        if nxt > now:
+            time.sleep(nxt - now)
+        else:
+            nxt = now
+        for key, _ in sel.select(timeout=0):
             c = key.data
             try:
                 d = c.sock.recv(1 << 18)
@@ -197,6 +208,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--read-ms", type=float, default=10, help="client read period")
+    ap.add_argument("--idle", action="store_true",
+                    help="clients filter out every event: measures the cost of idle clients")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
 
@@ -228,6 +242,12 @@ def main():
             sys.exit("serve did not start: " + open(err_path).read())
 
         after = first_seq(port)
+        query = "event=idle.nothing" if a.idle else f"after_seq={after}"
+        if a.idle:  # the server's own cost first, without clients
+            b0, bw = cpu_ticks(proc.pid), time.monotonic()
+            time.sleep(min(5, a.seconds))
+            base = (cpu_ticks(proc.pid) - b0) / os.sysconf("SC_CLK_TCK") / \
+                (time.monotonic() - bw) * 100
         ctx = mp.get_context("fork")
         q = ctx.Queue()
         t0 = time.monotonic()
@@ -236,7 +256,7 @@ def main():
                for i in range(a.procs)]
         s0 = request(port, "POST", "/api/v1/console", ADMIN, {"command": "status"})
         c0, w0 = cpu_ticks(proc.pid), time.monotonic()
-        ps = [ctx.Process(target=worker, args=(port, n, after, t_stop, q)) for n in per]
+        ps = [ctx.Process(target=worker, args=(port, n, query, t_stop, a.read_ms / 1000, q)) for n in per]
         for p in ps:
             p.start()
         results, lags = [], []
@@ -249,30 +269,15 @@ def main():
         for p in ps:
             p.join()
 
-        bad = []
-        total = gaps = cuts = 0
-        lasts = [r[5] for r in results if r[5] is not None]
-        newest = max(lasts) if lasts else 0
-        for i, (status, n, g, cu, first, last, nbytes, eof) in enumerate(results):
-            total += n
-            gaps += g
-            cuts += cu
-            if status != 200 or first != after + 1 or last is None or n != last - first + 1 \
-                    or g or cu or eof or newest - last > 2 * a.rate * 1.7:
-                bad.append((i, status, n, g, cu, first, last, eof))
-        secs = w1 - w0
-        cpu = (c1 - c0) / os.sysconf("SC_CLK_TCK") / secs * 100
-        slips = s1.get("slips", 0) - s0.get("slips", 0)
-        ticks = s1.get("ticks", 0) - s0.get("ticks", 0)
-        lag50, lag99 = pct(lags, 50), pct(lags, 99)
-        print(f"stream_fanout: {a.clients} clients, {a.seconds:g} s at {a.rate:g} Hz: "
-              f"{total / 1e6:.1f} M events delivered ({total / secs / 1e6:.2f} M/s), "
-              f"{gaps} gaps, {cuts} cut off, {len(bad)} incomplete, {slips} slips "
-              f"({ticks} ticks, {ticks / secs:.0f}/s), lag p50 {lag50:.0f} ms p99 {lag99:.0f} ms, "
-              f"server cpu {cpu:.0f}% (of one core)")
-        for b in bad[:5]:
-            print("  incomplete client (i, status, events, gaps, cut, first, last, eof):", b)
-        ok = not bad
+        if a.idle:
+            fed = sum(r[6] for r in results)
+            print(f"stream_idle: {a.clients} idle clients at {a.rate:g} Hz for {a.seconds:g} s: "
+                  f"server cpu {(c1 - c0) / os.sysconf('SC_CLK_TCK') / (w1 - w0) * 100:.1f}% "
+                  f"(without clients {base:.1f}%), {fed} bytes sent to them, "
+                  f"{s1.get('slips', 0) - s0.get('slips', 0)} slips")
+            ok = all(r[0] == 200 and r[1] == 0 and not r[7] for r in results)
+        else:
+            ok = report(a, results, lags, after, s0, s1, c0, c1, w0, w1)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -282,6 +287,34 @@ def main():
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if ok else 1)
+
+
+def report(a, results, lags, after, s0, s1, c0, c1, w0, w1):
+    """Check every client and print the summary line; True if all complete."""
+    bad = []
+    total = gaps = cuts = 0
+    lasts = [r[5] for r in results if r[5] is not None]
+    newest = max(lasts) if lasts else 0
+    for i, (status, n, g, cu, first, last, nbytes, eof) in enumerate(results):
+        total += n
+        gaps += g
+        cuts += cu
+        if status != 200 or first != after + 1 or last is None or n != last - first + 1 \
+                or g or cu or eof or newest - last > 2 * a.rate * 1.7:
+            bad.append((i, status, n, g, cu, first, last, eof))
+    secs = w1 - w0
+    cpu = (c1 - c0) / os.sysconf("SC_CLK_TCK") / secs * 100
+    slips = s1.get("slips", 0) - s0.get("slips", 0)
+    ticks = s1.get("ticks", 0) - s0.get("ticks", 0)
+    lag50, lag99 = pct(lags, 50), pct(lags, 99)
+    print(f"stream_fanout: {a.clients} clients, {a.seconds:g} s at {a.rate:g} Hz: "
+          f"{total / 1e6:.1f} M events delivered ({total / secs / 1e6:.2f} M/s), "
+          f"{gaps} gaps, {cuts} cut off, {len(bad)} incomplete, {slips} slips "
+          f"({ticks} ticks, {ticks / secs:.0f}/s), lag p50 {lag50:.0f} ms p99 {lag99:.0f} ms, "
+          f"server cpu {cpu:.0f}% (of one core)")
+    for b in bad[:5]:
+        print("  incomplete client (i, status, events, gaps, cut, first, last, eof):", b)
+    return not bad
 
 
 if __name__ == "__main__":

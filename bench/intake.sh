@@ -41,10 +41,14 @@ url_of() { URL=$(sed -n 's/^intentd: listening on \(http:[^ ]*\).*/\1/p' "$1"); 
 # start_intentd: a fresh server on a free port; sets URL and IPID.
 start_intentd() {
 	rm -rf "$WORK/data"
-	"$BIN" serve --scenario spacecraft --listen 127.0.0.1:0 --rate 1000 --telemetry off \
+	# The default spacecraft: once the orbit is corrected, each submitted
+	# correction finds its goal met and completes at its first tick, so the
+	# active set stays at about one tick's submissions (every tick scores
+	# every active intent).  The queue holds a second of load at 100 Hz.
+	"$BIN" serve --scenario spacecraft --listen 127.0.0.1:0 --rate 100 --telemetry off \
 		--quiet --data "$WORK/data" \
-		--set engine.max_intents=1000000 --set engine.intake_capacity=1000000 \
-		--set state.position.initial=-50 2>"$WORK/intentd.log" &
+		--set engine.max_intents=200000 --set engine.intake_capacity=65536 \
+		2>"$WORK/intentd.log" &
 	IPID=$!
 	PIDS+=("$IPID")
 	if ! wait_for 20 url_of "$WORK/intentd.log"; then

@@ -407,7 +407,10 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 		{MHD_OPTION_THREAD_POOL_SIZE, 2, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, NULL},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+		/* Bodies go to our own buffer, so a connection's pool only holds
+		 * headers; MHD clears it between keep-alive requests, so small
+		 * is fast. */
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
 		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},

@@ -274,7 +274,7 @@ static void mb_num(struct mbuf *b, double v)
 		return;
 	}
 	char tmp[40];
-	if (v == (double)(int64_t)v && v > -9.2e18 && v < 9.2e18) {
+	if (v > -9.2e18 && v < 9.2e18 && v == (double)(int64_t)v) {
 		snprintf(tmp, sizeof tmp, "%lld", (long long)v);
 	} else {
 		snprintf(tmp, sizeof tmp, "%.15g", v);

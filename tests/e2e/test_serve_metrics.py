@@ -259,6 +259,12 @@ def test_protected(binary, work):
                     ok, detail = False, h + ": +Inf != _count"
             prev = cur
         check(ok, "30 scrapes during ticking: counters monotonic, +Inf == _count", detail)
+        # Once requests of several routes and codes have been counted, the
+        # text still passes promtool.
+        if shutil.which("promtool"):
+            rc, out = promtool_check(http("GET", srv.url + "/metrics", VIEWER)[2])
+            check(rc == 0 and out == "", "promtool check metrics after traffic: no output",
+                  f"exit {rc}: {out[:500]}")
     finally:
         rc = srv.stop()
     check(rc == 0, "the server exits 0 on SIGTERM", f"exit {rc}")
