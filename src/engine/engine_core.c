@@ -72,7 +72,7 @@ int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **o
 	e->global = itd_calloc(ng, sizeof *e->global);
 	e->before = itd_calloc(ng, sizeof *e->before);
 	e->scratch = itd_calloc(ng, sizeof *e->scratch);
-	e->draining = itd_calloc(s->intake_capacity, sizeof *e->draining);
+	e->draining = itd_calloc(s->intake_capacity + ITD_INTAKE_CONTROL, sizeof *e->draining);
 	e->blocks_by_rule = itd_calloc(s->n_safety ? s->n_safety : 1, sizeof *e->blocks_by_rule);
 	e->hash_words = itd_calloc(ng, sizeof *e->hash_words);
 	if (!e->global || !e->before || !e->scratch || !e->draining || !e->blocks_by_rule ||

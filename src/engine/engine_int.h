@@ -37,10 +37,17 @@ struct itd_input {
 	char actor[ITD_ACTOR_LEN];         /* who asked ("" unknown) */
 };
 
+/* Slots held back for console commands beyond the configured capacity, so
+ * an operator can always resume or step a paused loop whose queue is full
+ * (otherwise nothing could ever drain it). */
+#define ITD_INTAKE_CONTROL 16
+
 struct itd_intake {
 	pthread_mutex_t lock;              /* guards everything below */
 	struct itd_input *slots;           /* ring of cap inputs */
-	uint32_t cap, head, n;             /* ring position and fill */
+	uint32_t cap, head, n;             /* capacity for ordinary inputs, ring
+					      position and fill; the ring has
+					      cap + ITD_INTAKE_CONTROL slots */
 	uint64_t arrivals;                 /* inputs ever queued */
 	uint64_t full;                     /* submissions refused: queue full */
 	uint64_t apply_tick;               /* the tick that will apply what is queued now */

@@ -13,7 +13,7 @@
 int itd_intake_init(struct itd_intake *q, uint32_t cap)
 {
 	memset(q, 0, sizeof *q);
-	q->slots = itd_calloc(cap, sizeof *q->slots);
+	q->slots = itd_calloc(cap + ITD_INTAKE_CONTROL, sizeof *q->slots);
 	if (!q->slots)
 		return ITD_ENOMEM;
 	q->cap = cap;
@@ -39,12 +39,13 @@ void itd_intake_fini(struct itd_intake *q)
 static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind)
 {
 	pthread_mutex_lock(&q->lock);
-	if (q->n == q->cap) {
+	uint32_t limit = q->cap + (kind == ITD_IN_CONSOLE ? ITD_INTAKE_CONTROL : 0);
+	if (q->n >= limit) {
 		q->full++;
 		pthread_mutex_unlock(&q->lock);
 		return NULL;
 	}
-	struct itd_input *in = &q->slots[(q->head + q->n) % q->cap];
+	struct itd_input *in = &q->slots[(q->head + q->n) % (q->cap + ITD_INTAKE_CONTROL)];
 	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELEASE);
 	memset(in, 0, sizeof *in);
 	in->kind = kind;
@@ -89,8 +90,8 @@ uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t t
 	q->apply_tick = tick + 1;
 	uint32_t n = q->n;
 	for (uint32_t i = 0; i < n; i++)
-		out[i] = q->slots[(q->head + i) % q->cap];
-	q->head = (q->head + n) % q->cap;
+		out[i] = q->slots[(q->head + i) % (q->cap + ITD_INTAKE_CONTROL)];
+	q->head = (q->head + n) % (q->cap + ITD_INTAKE_CONTROL);
 	__atomic_store_n(&q->n, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&q->lock);
 	return n;

@@ -234,9 +234,12 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 
 /* ------------------------------------------------------------ console */
 
-static const char *const console_cmds[] = {"pause", "resume", "step", "set", "snapshot",
-					   "status"};
-#define N_CMDS (sizeof console_cmds / sizeof console_cmds[0])
+enum con_cmd { CON_PAUSE, CON_RESUME, CON_STEP, CON_SET, CON_SNAPSHOT, CON_STATUS, N_CMDS };
+
+static const char *const console_cmds[N_CMDS] = {
+	[CON_PAUSE] = "pause", [CON_RESUME] = "resume",     [CON_STEP] = "step",
+	[CON_SET] = "set",     [CON_SNAPSHOT] = "snapshot", [CON_STATUS] = "status",
+};
 
 /* The tick that applies an input queued now. */
 static uint64_t next_tick(struct itd_server *srv)
@@ -565,17 +568,16 @@ int srv_h_console(struct srv_req *r, struct srv_resp *out)
 		return srv_bad_reply(out, &bad);
 	}
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(body, "command");
-	size_t c = N_CMDS;
-	for (size_t i = 0; cJSON_IsString(cmd) && i < N_CMDS; i++)
+	enum con_cmd c = N_CMDS;
+	for (int i = 0; cJSON_IsString(cmd) && i < N_CMDS; i++)
 		if (!strcmp(cmd->valuestring, console_cmds[i]))
-			c = i;
+			c = (enum con_cmd)i;
 	/* Arguments belong to their command only. */
 	static const char *const args_of[N_CMDS][2] = {
-		[2] = {"n", NULL}, [3] = {"field", "value"}};
+		[CON_STEP] = {"n", NULL}, [CON_SET] = {"field", "value"}};
 	const cJSON *it;
 	if (c < N_CMDS)
-		cJSON_ArrayForEach(it, body)
-		{
+		cJSON_ArrayForEach(it, body) {
 			if (!strcmp(it->string, "command"))
 				continue;
 			if ((args_of[c][0] && !strcmp(it->string, args_of[c][0])) ||
@@ -591,28 +593,28 @@ int srv_h_console(struct srv_req *r, struct srv_resp *out)
 		}
 	uint64_t apply = next_tick(r->srv);
 	switch (c) {
-	case 0:
+	case CON_PAUSE:
 		rc = loop_result(r, out, "pause", srv_loop_pause(r->srv, actor_of(r)), apply);
 		break;
-	case 1:
+	case CON_RESUME:
 		rc = loop_result(r, out, "resume", srv_loop_resume(r->srv, actor_of(r)), apply);
 		break;
-	case 2:
+	case CON_STEP:
 		rc = con_step(r, out, body);
 		break;
-	case 3:
+	case CON_SET:
 		rc = con_set(r, out, body);
 		break;
-	case 4:
+	case CON_SNAPSHOT:
 		rc = con_snapshot(r, out);
 		break;
-	case 5:
+	case CON_STATUS:
 		rc = con_status(r, out);
 		break;
+	case N_CMDS:
 	default: {
 		cJSON *d = cJSON_CreateObject();
-		srv_jadd(d, "commands",
-				      srv_json_names((char *const *)console_cmds, N_CMDS));
+		srv_jadd(d, "commands", srv_json_names((char *const *)console_cmds, N_CMDS));
 		if (!cmd)
 			srv_bad_set(&bad, "missing_field", d,
 				    "'command' is required (pause, resume, step, set, snapshot, "

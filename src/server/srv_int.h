@@ -9,6 +9,8 @@
  *   srv_routes.c   the route table (method, path, role, metrics name, handler)
  *   srv_auth.c     tokens: file, environment, generated admin token; roles;
  *                  constant-time checks
+ *   srv_json.c     request bodies (the submission parser) and intent
+ *                  records as JSON, with their story
  *   srv_api.c      intents: submit (validation), list, get, cancel
  *   srv_api_state.c state, recent events, console
  *   srv_stream.c   the ring of recent events (a telemetry sink) and the SSE

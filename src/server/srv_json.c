@@ -71,8 +71,7 @@ static void join(const cJSON *arr, char *buf, size_t cap)
 	size_t len = 0;
 	buf[0] = '\0';
 	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
+	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it) || len >= cap)
 			continue;
 		int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", it->valuestring);
@@ -120,13 +119,30 @@ int srv_body_object(const char *body, size_t len, bool optional, cJSON **out,
 	return ITD_OK;
 }
 
+/* Objects we accept have a few members; refusing big ones early keeps the
+ * duplicate check (quadratic) cheap whatever the body holds. */
+#define MAX_MEMBERS 64
+
+static bool too_many(const cJSON *obj, const char *where, struct srv_bad *bad)
+{
+	int n = cJSON_GetArraySize(obj);
+	if (n <= MAX_MEMBERS)
+		return false;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "max", MAX_MEMBERS);
+	srv_bad_set(bad, "too_many_fields", d, "too many members in %s (%d, at most %d)",
+		    *where ? where : "the body", n, MAX_MEMBERS);
+	return true;
+}
+
 int srv_check_keys(const cJSON *obj, const char *const *allowed, size_t n_allowed,
 		   const char *where, struct srv_bad *bad)
 {
 	cJSON *unknown = NULL;
 	const cJSON *it;
-	cJSON_ArrayForEach(it, obj)
-	{
+	if (too_many(obj, where, bad))
+		return ITD_EINVAL;
+	cJSON_ArrayForEach(it, obj) {
 		const char *k = it->string ? it->string : "";
 		for (const cJSON *p = obj->child; p && p != it; p = p->next)
 			if (p->string && !strcmp(p->string, k)) {
@@ -221,11 +237,12 @@ static int parse_params(const struct itd_intent_type *ty, const cJSON *p, struct
 {
 	if (!cJSON_IsObject(p))
 		return srv_bad_type(bad, "params", "an object");
+	if (too_many(p, "params", bad))
+		return ITD_EINVAL;
 	cJSON *unknown = NULL;
 	const cJSON *it;
 	size_t str_bytes = 0;
-	cJSON_ArrayForEach(it, p)
-	{
+	cJSON_ArrayForEach(it, p) {
 		const char *k = it->string ? it->string : "";
 		for (const cJSON *q = p->child; q && q != it; q = q->next)
 			if (q->string && !strcmp(q->string, k)) {
@@ -259,8 +276,7 @@ static int parse_params(const struct itd_intent_type *ty, const cJSON *p, struct
 		bad->details = d;
 		return ITD_EINVAL;
 	}
-	cJSON_ArrayForEach(it, p)
-	{
+	cJSON_ArrayForEach(it, p) {
 		int idx = itd_scenario_param(ty, it->string);
 		const struct itd_param_def *pd = &ty->params[idx];
 		char field[96];
@@ -351,7 +367,7 @@ static int body_hash(const struct itd_scenario *s, const struct srv_submit *sb, 
 		for (size_t i = 0; i < sub->n_params; i++)
 			if (sb->params[i].param == d)
 				srv_jadd(p, ty->params[d].name,
-						      srv_json_value(&sb->params[i].value));
+					 srv_json_value(&sb->params[i].value));
 	cJSON_AddNumberToObject(c, "priority", sub->priority);
 	cJSON_AddStringToObject(c, "source", itd_source_name(sub->source));
 	cJSON_AddStringToObject(c, "type", ty->name);
@@ -456,8 +472,8 @@ int srv_submit_parse(const struct itd_scenario *s, const char *body, size_t len,
 			cJSON_AddStringToObject(d, "field", "source");
 			cJSON_AddStringToObject(d, "expected", "one of ground, playbook, schedule");
 			srv_jadd(d, "allowed",
-					      srv_json_names((char *const *)sources_allowed,
-							     N_OF(sources_allowed)));
+				 srv_json_names((char *const *)sources_allowed,
+						N_OF(sources_allowed)));
 			return srv_bad_set(bad, "invalid_field", d,
 					   "'source' must be one of ground, playbook, schedule "
 					   "(autonomous intents come from the scenario's rules)");

@@ -265,6 +265,9 @@ static void test_intake_full_refuses_and_keeps_the_rest(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_OK);
 	assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_EFULL);
+	/* A full queue still takes console commands: a paused loop can always
+	 * be resumed or stepped. */
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root"), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_engine_intents(e)->n, 4);
 	struct itd_engine_stats st;

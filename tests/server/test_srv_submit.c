@@ -263,6 +263,19 @@ static void test_top_level_errors(void **state)
 	cJSON_Delete(refused(s, "{\"type\":\"battery_recovery\",\"type\":\"battery_recovery\"}",
 			     "duplicate_field"));
 
+	/* Hundreds of members are refused before any quadratic work. */
+	static char many[8192];
+	size_t n = (size_t)snprintf(many, sizeof many, "{\"type\":\"battery_recovery\"");
+	for (int i = 0; i < 500; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, ",\"k%d\":1", i);
+	snprintf(many + n, sizeof many - n, "}");
+	cJSON_Delete(refused(s, many, "too_many_fields"));
+	n = (size_t)snprintf(many, sizeof many, "{\"type\":\"battery_recovery\",\"params\":{");
+	for (int i = 0; i < 500; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, "%s\"p%d\":1", i ? "," : "", i);
+	snprintf(many + n, sizeof many - n, "}}");
+	cJSON_Delete(refused(s, many, "too_many_fields"));
+
 	d = refused(s, "{\"type\":\"battery_recovery\",\"priority\":\"high\"}", "invalid_field");
 	assert_string_equal(dstr(d, "field"), "priority");
 	assert_string_equal(dstr(d, "expected"), "number");
