@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli_int.h"
 #include "server/server.h"
@@ -68,6 +69,12 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		fprintf(stderr, "intentd serve: %s\n", err);
 		rc = rc == ITD_ECONFIG ? ITD_EXIT_USAGE : ITD_EXIT_RUNTIME;
 		goto out;
+	}
+	/* Every stream client is a descriptor: allow as many as we may. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,7 +110,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct srv_resp *o
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					out->content_type ? out->content_type : "application/json");
 	}
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (!out->raw) /* streams set their own caching headers */
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (out->retry_after[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, out->retry_after);
 	enum MHD_Result ret = MHD_queue_response(conn, out->status, resp);
@@ -197,6 +199,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct itd_server *s = cls;
 	struct req_ctx *rc = *con_cls;
 	(void)version;
+
+	/* HTTP threads yield to the tick thread: the loop's rate is the
+	 * promise, requests can wait a little.  Once per thread. */
+	static __thread bool niced;
+	if (!niced) {
+		niced = true;
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	}
 
 	if (!rc) {
 		/* First call: headers only.  Route, authenticate, check the

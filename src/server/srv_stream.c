@@ -31,10 +31,12 @@
  * connection it resumes is alive and really suspended.
  *
  * The waker thread.  The sink thread only appends and signals; the waker
- * then resumes the sleeping clients that have work, at most once per
- * WAKE_MIN_NS (so at high tick rates each wake carries several ticks of
- * events instead of one), and at least every SCAN_NS it sends heartbeat
- * pings (": ping" after HEARTBEAT_NS idle) and cuts off blocked clients.
+ * then resumes the sleeping clients that have work, in rounds spaced by
+ * 1 to 10 ms depending on the number of clients (wake_gap: at high tick
+ * rates each wake then carries several ticks of events instead of one),
+ * and at least every SCAN_NS it sends heartbeat pings (": ping" after
+ * HEARTBEAT_NS idle), cuts off blocked clients and checks sleeping
+ * sockets for a closed peer (every PROBE_NS). 
  *
  * Gaps.  A client records the seq of the last event it passed (sent or
  * filtered out).  When the next event held is not that seq + 1 (resume
@@ -66,10 +68,13 @@
 #define BLOCK_SIZE ((size_t)32 * 1024)     /* MHD's send buffer per client */
 #define NS_PER_MS UINT64_C(1000000)
 #define HEARTBEAT_NS (15000 * NS_PER_MS)  /* idle time before ": ping" */
+#define WAKE_MIN_NS (1 * NS_PER_MS)       /* least time between wake rounds */
+#define WAKE_MAX_NS (10 * NS_PER_MS)      /* ... with many clients */
 #define SCAN_NS (250 * NS_PER_MS)         /* waker period without events */
 #define PROBE_NS (1000 * NS_PER_MS)       /* sleeping sockets checked for EOF */
 #define CUT_GRACE_NS (1000 * NS_PER_MS)   /* before a blocked socket is shut */
 #define CLOSE_WAIT_NS (2000 * NS_PER_MS)  /* close_all waits for clients */
+#define SNDBUF_BYTES (64 * 1024)          /* stream sockets' SO_SNDBUF (doubled by Linux) */
 #define MAX_PREFIXES 16                   /* ?event= prefixes per client */
 #define FILTER_LEN 64                     /* longest prefix or intent id + 1 */
 #define CTL_CAP 256                       /* a client's control messages */
@@ -399,7 +404,8 @@ static void cut_off(struct srv_stream *st, struct client *c, uint64_t now, uint6
 		c->cut_ns = now;
 		st->stats.cut_off++;
 	}
-	add_gap(st, c, st->last_seq + 1);
+	if (st->last_seq > c->last_seq)
+		add_gap(st, c, st->last_seq + 1);
 	ctl_add(c, "event: cut_off\ndata: {\"last_seq\":%" PRIu64 ",\"backlog_bytes\":%" PRIu64
 		   ",\"client_buffer\":%zu}\n\n",
 		c->last_seq, behind, st->client_buffer);
@@ -478,8 +484,8 @@ static ssize_t fill(struct srv_stream *st, struct client *c, char *buf, size_t m
 			continue;
 		}
 		if (e->seq != c->last_seq + 1) {
-			if (n + 128 > max)
-				break;
+			if (n && n + 128 > max)
+				break; /* the marker goes first in the next read */
 			add_gap(st, c, e->seq);
 			c->last_seq = e->seq - 1;
 			continue;
@@ -655,17 +661,19 @@ static void wait_until(struct srv_stream *st, uint64_t ns)
 	pthread_cond_timedwait(&st->wake, &st->mu, &ts);
 }
 
-/* The least time between wake rounds: a round resumes every sleeping
- * client with work, so with many clients rounds are spaced to let each
- * carry a few ticks of events (fewer sends, same bytes). */
+/* The least time between wake rounds: 10 us per client, between 1 and
+ * 10 ms.  A round resumes every sleeping client with work and each
+ * resumed client costs a send (per-packet TCP work dominates the
+ * server's profile, not the copying), so with many clients rounds are
+ * spaced to let each send carry several ticks of events: the same bytes
+ * in fewer, larger packets, for a few ms of added latency. */
 static uint64_t wake_gap(const struct srv_stream *st)
 {
-	uint64_t n = st->stats.clients;
-	uint64_t gap = n * 4000; /* 4 us per client */
-	if (gap < 1 * NS_PER_MS)
-		gap = 1 * NS_PER_MS;
-	if (gap > 5 * NS_PER_MS)
-		gap = 5 * NS_PER_MS;
+	uint64_t gap = st->stats.clients * 10000;
+	if (gap < WAKE_MIN_NS)
+		gap = WAKE_MIN_NS;
+	if (gap > WAKE_MAX_NS)
+		gap = WAKE_MAX_NS;
 	return gap;
 }
 
@@ -888,7 +896,7 @@ int srv_h_stream(struct srv_req *r, struct srv_resp *out)
 	struct srv_stream *st = r->srv->stream;
 	struct client *c = itd_calloc(1, sizeof *c);
 	if (!c)
-		return srv_error(out, 500, "internal", NULL, "out of memory");
+		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
 	c->st = st;
 	c->conn = r->conn;
 	c->fd = -1;
@@ -919,12 +927,19 @@ int srv_h_stream(struct srv_req *r, struct srv_resp *out)
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci)
 		c->fd = ci->connect_fd;
+	if (c->fd >= 0) {
+		/* A fixed kernel send buffer: bounded kernel memory per client
+		 * (autotuning would grow it to megabytes), and the backlog limit
+		 * then measures how far behind the client really is. */
+		int sndbuf = SNDBUF_BYTES;
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+	}
 
 	struct MHD_Response *resp = MHD_create_response_from_callback(
 		MHD_SIZE_UNKNOWN, BLOCK_SIZE, client_read, c, client_free);
 	if (!resp) {
 		itd_free(c);
-		return srv_error(out, 500, "internal", NULL, "out of memory");
+		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");

@@ -212,7 +212,10 @@ struct itd_jw *itd_tel_begin(struct itd_tel *t, const char *event, const char *s
 	t->ev_source = source;
 	t->ev_cycle = cycle;
 	t->ev_ts = ts_ms;
-	write_head(t, event, source, cycle, ts_ms, ++t->seq);
+	/* Only this thread writes seq; others read it (itd_tel_events). */
+	uint64_t seq = t->seq + 1;
+	__atomic_store_n(&t->seq, seq, __ATOMIC_RELAXED);
+	write_head(t, event, source, cycle, ts_ms, seq);
 	if (t->rd)
 		tel_redact_begin(&t->w, t->rd);
 	return &t->w;
@@ -328,7 +331,7 @@ void itd_tel_destroy(struct itd_tel *t)
 
 uint64_t itd_tel_events(const struct itd_tel *t)
 {
-	return t->seq;
+	return __atomic_load_n(&t->seq, __ATOMIC_RELAXED);
 }
 
 size_t itd_tel_n_sinks(const struct itd_tel *t)
