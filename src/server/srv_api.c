@@ -11,38 +11,10 @@
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 1000
 
-static const char *actor_of(const struct srv_req *r)
-{
-	return r->who ? r->who->name : NULL;
-}
-
-/* Answer with j (owned), or a 500 if building it ran out of memory. */
-static int reply(struct srv_resp *out, unsigned status, cJSON *j)
-{
-	if (!j)
-		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
-	return srv_json(out, status, j);
-}
-
-/* Digits only, no sign, no overflow. */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!s || !*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
 /* The sequence number of an id "i-000042" (or "i-42"). */
 static bool parse_id(const char *id, uint64_t *seq)
 {
-	return id && id[0] == 'i' && id[1] == '-' && parse_u64(id + 2, seq) && *seq;
+	return id && id[0] == 'i' && id[1] == '-' && srv_parse_u64(id + 2, seq) && *seq;
 }
 
 static int bad_query(struct srv_resp *out, const char *param, const char *expected,
@@ -118,7 +90,7 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		}
 		return srv_bad_reply(out, &bad);
 	}
-	sb.sub.actor = actor_of(r);
+	sb.sub.actor = srv_actor(r);
 	struct itd_receipt rcpt;
 	char msg[256] = "";
 	rc = itd_engine_submit(e, &sb.sub, &rcpt, msg, sizeof msg);
@@ -131,7 +103,7 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		cJSON_AddStringToObject(j, "id", rcpt.id);
 		cJSON_AddStringToObject(j, "status", "queued");
 		cJSON_AddNumberToObject(j, "received_tick", (double)rcpt.received_tick);
-		return reply(out, 202, j);
+		return srv_json(out, 202, j);
 	case ITD_EEXISTS: {
 		/* The original may still wait in the intake (then it is
 		 * queued as far as the caller is concerned). */
@@ -145,7 +117,7 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		cJSON_AddStringToObject(j, "id", rcpt.id);
 		cJSON_AddStringToObject(j, "status", status);
 		cJSON_AddBoolToObject(j, "duplicate", true);
-		return reply(out, 200, j);
+		return srv_json(out, 200, j);
 	}
 	case ITD_ECONFLICT:
 		d = cJSON_CreateObject();
@@ -230,15 +202,15 @@ static int list_query(struct srv_req *r, const struct itd_scenario *s, struct li
 	q->limit = LIST_LIMIT_DEFAULT;
 	if ((v = srv_query(r, "limit")) && *v) {
 		uint64_t n;
-		if (!parse_u64(v, &n) || n < 1 || n > LIST_LIMIT_MAX) {
+		if (!srv_parse_u64(v, &n) || n < 1 || n > LIST_LIMIT_MAX) {
 			*rc = bad_query(out, "limit", "an integer 1..1000", NULL);
 			return 1;
 		}
 		q->limit = (size_t)n;
 	}
 	if ((v = srv_query(r, "after")) && *v) {
-		if (!(v[0] == 'i' && v[1] == '-' ? parse_u64(v + 2, &q->after)
-						  : parse_u64(v, &q->after))) {
+		if (!(v[0] == 'i' && v[1] == '-' ? srv_parse_u64(v + 2, &q->after)
+						  : srv_parse_u64(v, &q->after))) {
 			*rc = bad_query(out, "after", "an intent id (i-000042) or a sequence number",
 					NULL);
 			return 1;
@@ -341,7 +313,7 @@ int srv_h_list(struct srv_req *r, struct srv_resp *out)
 		cJSON_AddNullToObject(j, "next_after");
 	cJSON_AddNumberToObject(j, "total_in_memory", (double)(t->n - t->n_evicted));
 	pthread_rwlock_unlock(&srv->state_lock);
-	rc = reply(out, 200, j);
+	rc = srv_json(out, 200, j);
 	j = NULL;
 done:
 	cJSON_Delete(j);
@@ -364,7 +336,7 @@ int srv_h_get(struct srv_req *r, struct srv_resp *out)
 	pthread_rwlock_unlock(&srv->state_lock);
 	if (w != W_MEMORY)
 		return not_found(out, id, w);
-	return reply(out, 200, j);
+	return srv_json(out, 200, j);
 }
 
 /* ------------------------------------------------------------- cancel */
@@ -417,9 +389,9 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 	if (reason && *reason->valuestring) {
 		char note[64];
 		snprintf(note, sizeof note, "cancel %s: %s", id, reason->valuestring);
-		(void)itd_engine_console(e, ITD_CONSOLE_NOTE, note, actor_of(r));
+		(void)itd_engine_console(e, ITD_CONSOLE_NOTE, note, srv_actor(r));
 	}
-	rc = itd_engine_cancel(e, id, "cancelled_by_operator", actor_of(r));
+	rc = itd_engine_cancel(e, id, "cancelled_by_operator", srv_actor(r));
 	if (rc == ITD_EFULL) {
 		snprintf(out->retry_after, sizeof out->retry_after, "1");
 		rc = srv_error(out, 429, "intake_full", NULL, "intake queue full; retry later");
@@ -434,7 +406,7 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 	cJSON_AddStringToObject(j, "id", id);
 	cJSON_AddStringToObject(j, "status", "cancel_requested");
 	cJSON_AddNumberToObject(j, "apply_tick", (double)apply);
-	rc = reply(out, 202, j);
+	rc = srv_json(out, 202, j);
 done:
 	cJSON_Delete(body);
 	return rc;

@@ -18,32 +18,6 @@
 #define STEP_MAX 100000
 #define FRAME_MAX (64u << 20)
 
-static const char *actor_of(const struct srv_req *r)
-{
-	return r->who ? r->who->name : NULL;
-}
-
-static int reply(struct srv_resp *out, unsigned status, cJSON *j)
-{
-	if (!j)
-		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
-	return srv_json(out, status, j);
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!s || !*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
 static double rate_of(const struct itd_server *srv)
 {
 	return srv->cfg.rate_hz > 0 ? srv->cfg.rate_hz : itd_engine_scenario(srv->engine)->rate_hz;
@@ -119,7 +93,7 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 	cJSON *j = cJSON_CreateObject();
 	bool paused = srv_loop_paused(srv);
 	if (!j)
-		return reply(out, 500, NULL);
+		return srv_json(out, 500, NULL);
 	/* The frame is written with the telemetry encoder, into a buffer that
 	 * grows until it fits (scores of many intents make it large). */
 	size_t cap = 16384, len = 0;
@@ -131,7 +105,7 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 		if (!w) {
 			itd_free(buf);
 			cJSON_Delete(j);
-			return reply(out, 500, NULL);
+			return srv_json(out, 500, NULL);
 		}
 		pthread_rwlock_rdlock(&srv->state_lock);
 		itd_jw_obj_begin(w);
@@ -162,7 +136,7 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 		srv_jadd(j, "frame", frame);
 	else
 		cJSON_AddNullToObject(j, "frame");
-	return reply(out, 200, j);
+	return srv_json(out, 200, j);
 }
 
 /* ------------------------------------------------------------- events */
@@ -174,7 +148,7 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 	uint64_t after = 0, limit = EVENTS_LIMIT_DEFAULT;
 	bool given = false;
 	if ((v = srv_query(r, "limit")) && *v &&
-	    (!parse_u64(v, &limit) || limit < 1 || limit > EVENTS_LIMIT_MAX)) {
+	    (!srv_parse_u64(v, &limit) || limit < 1 || limit > EVENTS_LIMIT_MAX)) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "param", "limit");
 		cJSON_AddStringToObject(d, "expected", "an integer 1..1000");
@@ -182,7 +156,7 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 				 "query parameter 'limit' must be an integer 1..1000");
 	}
 	if ((v = srv_query(r, "after_seq")) && *v) {
-		if (!parse_u64(v, &after)) {
+		if (!srv_parse_u64(v, &after)) {
 			cJSON *d = cJSON_CreateObject();
 			cJSON_AddStringToObject(d, "param", "after_seq");
 			cJSON_AddStringToObject(d, "expected", "an integer >= 0");
@@ -203,12 +177,12 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 		itd_free(arr);
 		arr = NULL;
 		if (rc)
-			return reply(out, 500, NULL);
+			return srv_json(out, 500, NULL);
 		after = last > limit ? last - limit : 0;
 	}
 	rc = srv_stream_recent(st, after, (size_t)limit, &arr, &n, &first, &last);
 	if (rc)
-		return reply(out, 500, NULL);
+		return srv_json(out, 500, NULL);
 	bool gap = given && first > 0 && after + 1 < first;
 	char tail[160];
 	int tl = snprintf(tail, sizeof tail,
@@ -219,7 +193,7 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 	char *body = itd_malloc(total + 1);
 	if (!body) {
 		itd_free(arr);
-		return reply(out, 500, NULL);
+		return srv_json(out, 500, NULL);
 	}
 	memcpy(body, head, sizeof head - 1);
 	memcpy(body + sizeof head - 1, arr, n);
@@ -270,7 +244,7 @@ static int loop_result(struct srv_req *r, struct srv_resp *out, const char *cmd,
 				 cmd, srv_loop_paused(r->srv) ? "paused" : "running");
 	if (rc)
 		return srv_error(out, 500, "internal", NULL, "%s failed: %s", cmd, itd_err_msg(rc));
-	return reply(out, 202, accepted(cmd, apply));
+	return srv_json(out, 202, accepted(cmd, apply));
 }
 
 static int con_step(struct srv_req *r, struct srv_resp *out, const cJSON *body)
@@ -290,12 +264,12 @@ static int con_step(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 		return srv_error(out, 409, "not_paused", NULL,
 				 "step runs ticks of a paused loop: pause first");
 	uint64_t apply = next_tick(r->srv);
-	int rc = srv_loop_step(r->srv, steps, actor_of(r));
+	int rc = srv_loop_step(r->srv, steps, srv_actor(r));
 	if (rc)
 		return loop_result(r, out, "step", rc, apply);
 	cJSON *j = accepted("step", apply);
 	cJSON_AddNumberToObject(j, "n", (double)steps);
-	return reply(out, 202, j);
+	return srv_json(out, 202, j);
 }
 
 static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
@@ -354,7 +328,7 @@ static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 				 f->name);
 	}
 	uint64_t apply = next_tick(r->srv);
-	int rc = itd_engine_set_field(r->srv->engine, (uint32_t)fi, v, actor_of(r));
+	int rc = itd_engine_set_field(r->srv->engine, (uint32_t)fi, v, srv_actor(r));
 	if (rc == ITD_EFULL)
 		return intake_full(out);
 	if (rc)
@@ -364,7 +338,7 @@ static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 	cJSON_AddStringToObject(j, "field", f->name);
 	srv_jadd(j, "value", srv_json_value(&v));
 	cJSON_AddBoolToObject(j, "fault_injection", true);
-	return reply(out, 202, j);
+	return srv_json(out, 202, j);
 }
 
 static int by_seq(const void *a, const void *b)
@@ -493,7 +467,7 @@ static int con_snapshot(struct srv_req *r, struct srv_resp *out)
 		return srv_error(out, 500, "io_error", NULL, "snapshot failed: %s", itd_err_msg(rc));
 	}
 	uint64_t apply = next_tick(srv);
-	rc = itd_engine_console(srv->engine, ITD_CONSOLE_SNAPSHOT, rel, actor_of(r));
+	rc = itd_engine_console(srv->engine, ITD_CONSOLE_SNAPSHOT, rel, srv_actor(r));
 	if (rc == ITD_EFULL) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "path", path);
@@ -506,7 +480,7 @@ static int con_snapshot(struct srv_req *r, struct srv_resp *out)
 	cJSON *j = accepted("snapshot", apply);
 	cJSON_AddStringToObject(j, "path", path);
 	cJSON_AddNumberToObject(j, "tick", (double)tick);
-	return reply(out, 202, j);
+	return srv_json(out, 202, j);
 }
 
 static int con_status(struct srv_req *r, struct srv_resp *out)
@@ -519,7 +493,7 @@ static int con_status(struct srv_req *r, struct srv_resp *out)
 	bool paused = srv_loop_paused(srv);
 	cJSON *j = cJSON_CreateObject();
 	if (!j)
-		return reply(out, 500, NULL);
+		return srv_json(out, 500, NULL);
 	pthread_rwlock_rdlock(&srv->state_lock);
 	uint64_t tick = itd_engine_tick(e);
 	cJSON_AddStringToObject(j, "command", "status");
@@ -553,7 +527,7 @@ static int con_status(struct srv_req *r, struct srv_resp *out)
 	cJSON_AddNumberToObject(sj, "cut_off", (double)ss.cut_off);
 	cJSON_AddNumberToObject(sj, "gaps", (double)ss.gaps);
 	cJSON_AddNumberToObject(sj, "events", (double)ss.events);
-	return reply(out, 200, j);
+	return srv_json(out, 200, j);
 }
 
 int srv_h_console(struct srv_req *r, struct srv_resp *out)
@@ -594,10 +568,10 @@ int srv_h_console(struct srv_req *r, struct srv_resp *out)
 	uint64_t apply = next_tick(r->srv);
 	switch (c) {
 	case CON_PAUSE:
-		rc = loop_result(r, out, "pause", srv_loop_pause(r->srv, actor_of(r)), apply);
+		rc = loop_result(r, out, "pause", srv_loop_pause(r->srv, srv_actor(r)), apply);
 		break;
 	case CON_RESUME:
-		rc = loop_result(r, out, "resume", srv_loop_resume(r->srv, actor_of(r)), apply);
+		rc = loop_result(r, out, "resume", srv_loop_resume(r->srv, srv_actor(r)), apply);
 		break;
 	case CON_STEP:
 		rc = con_step(r, out, body);

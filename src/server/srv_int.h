@@ -13,9 +13,9 @@
  *                  records as JSON, with their story
  *   srv_api.c      intents: submit (validation), list, get, cancel
  *   srv_api_state.c state, recent events, console
- *   srv_stream.c   the ring of recent events (a telemetry sink) and the SSE
- *                  stream: resume by Last-Event-ID, gap markers, filters,
- *                  slow clients cut off
+ *   srv_stream_ring.c the ring of recent events (a telemetry sink)
+ *   srv_stream_sse.c  the SSE stream: resume by Last-Event-ID, gap
+ *                  markers, filters, slow clients cut off
  *   srv_metrics.c  Prometheus exposition
  *
  * Threads: the tick thread runs the engine holding state_lock for writing
@@ -114,7 +114,8 @@ struct srv_resp {
  * fixed 500 body). */
 int srv_error(struct srv_resp *out, unsigned status, const char *code, cJSON *details,
 	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The unformatted text of j as the body; takes ownership of j. */
+/* The unformatted text of j as the body; takes ownership of j.  A NULL j
+ * (building it ran out of memory) answers 500 with a fixed body. */
 int srv_json(struct srv_resp *out, unsigned status, cJSON *j);
 /* A copy of text as the body with the given content type. */
 int srv_text(struct srv_resp *out, unsigned status, const char *content_type, const char *text,
@@ -226,6 +227,11 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap);
 void srv_http_stop(struct itd_server *s);
 
 /* --------------------------------------------------------- srv_json.c */
+
+/* The caller's token name (for attribution), or NULL on open routes. */
+const char *srv_actor(const struct srv_req *r);
+/* A decimal number: digits only, no sign, no overflow. */
+bool srv_parse_u64(const char *s, uint64_t *out);
 
 /* Why a request was refused: HTTP status, error code, message and details
  * for srv_error.  Start from {0}; srv_bad_fini (or srv_bad_reply) frees. */

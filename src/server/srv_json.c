@@ -694,3 +694,22 @@ cJSON *srv_json_intent(const struct itd_engine *e, const struct itd_intent *in, 
 	cJSON_AddStringToObject(o, "explanation", story);
 	return o;
 }
+
+const char *srv_actor(const struct srv_req *r)
+{
+	return r->who ? r->who->name : NULL;
+}
+
+bool srv_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
