@@ -62,7 +62,7 @@ test-asan:
 fuzz-smoke:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) $(GENERATOR) -DCMAKE_C_COMPILER=clang \
 		-DCMAKE_BUILD_TYPE=Debug -DITD_FUZZ=ON -DITD_WERROR=ON
-	cmake --build $(FUZZ_BUILD) -j
+	cmake --build $(FUZZ_BUILD) -j --target fuzzers
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$$(basename $$f); corpus=$(FUZZ_BUILD)/corpus-$$name; \
 		mkdir -p $$corpus; cp tests/fuzz/corpus/$$name/* $$corpus/ 2>/dev/null || true; \

@@ -1,29 +1,22 @@
 /* cli_client.c: the client subcommands (submit, intents, explain, cancel,
- * console): one HTTP request (or one page after another) to a running
- * `intentd serve` over libcurl, with the token from the command line, the
- * environment or the server's admin token file, and the answer printed
- * readably, or as the server's JSON with --json. */
+ * console): their options, the request each sends to a running `intentd serve`
+ * (through cli_http.c), and the answer printed readably, or as JSON with --json. */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli_int.h"
 #include "core/core.h"
 
-#define DEFAULT_URL "http://127.0.0.1:5050"
-#define MAX_REPLY (64u << 20) /* a larger answer is not one we asked for */
 #define CELL 80               /* bytes per table cell (longer ones are cut) */
 #define CONSOLE_USAGE "pause | resume | step [N] | set FIELD VALUE | snapshot | status"
 
 #define CLIENT_OPTS                                                                          \
-	{"server", 's', "URL", "the server (default $INTENTD_URL, else " DEFAULT_URL ")",    \
-	 false},                                                                             \
+	{"server", 's', "URL",                                                               \
+	 "the server (default $INTENTD_URL, else " ITD_CLI_HTTP_DEFAULT_URL ")", false},     \
 	{"token", 0, "TOKEN", "bearer token (default $INTENTD_TOKEN, else the admin token "  \
 			      "file)", false},                                               \
 	{"data", 'd', "DIR", "the server's data directory, to find DIR/admin.token", false}, \
@@ -76,265 +69,6 @@ const struct itd_opt itd_console_opts[] = {
 	{"quiet", 'q', NULL, "print nothing on success (but the answer to status)", false},
 	OPTS_END,
 };
-
-/* ------------------------------------------------------------- http */
-
-struct client {
-	const char *cmd;              /* subcommand, for messages */
-	char url[512];                /* base URL without a trailing '/' */
-	bool json, quiet;             /* --json, --quiet */
-	CURL *h;                      /* the one handle of this command */
-	struct curl_slist *hdrs;      /* request headers (holds the token) */
-	char errbuf[CURL_ERROR_SIZE]; /* libcurl's message for a failed transfer */
-};
-
-struct reply {
-	long status;   /* HTTP status */
-	char *body;    /* the body, NUL-terminated (itd_malloc) */
-	size_t len;    /* its length */
-	size_t cap;    /* allocated */
-	cJSON *json;   /* the body parsed, NULL if not JSON */
-};
-
-static void reply_fini(struct reply *r)
-{
-	itd_free(r->body);
-	cJSON_Delete(r->json);
-	memset(r, 0, sizeof *r);
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-	struct reply *r = ctx;
-	size_t len = size * n;
-	if (r->len + len + 1 > MAX_REPLY)
-		return 0;
-	if (r->len + len + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + len + 1)
-			cap *= 2;
-		char *b = itd_realloc(r->body, cap);
-		if (!b)
-			return 0;
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, p, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
-}
-
-/* Read the first line of a token file of ours into out; false if there is
- * none.  A file someone else owns (in /tmp, say) is not taken. */
-static bool token_file(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	struct stat st;
-	if (!f)
-		return false;
-	bool ok = !fstat(fileno(f), &st) && st.st_uid == geteuid() && fgets(out, (int)cap, f);
-	fclose(f);
-	size_t n = ok ? strlen(out) : 0;
-	while (n && isspace((unsigned char)out[n - 1]))
-		out[--n] = '\0';
-	return n > 0;
-}
-
-/* The token: --token, $INTENTD_TOKEN, else the admin token file of a
- * server on this machine (--data DIR, the runtime directory, /tmp).  ""
- * when there is none: the server then says what it needs. */
-static void find_token(const struct itd_cmd_ctx *c, char *out, size_t cap)
-{
-	const char *t = itd_cli_opt(c, "token"), *v;
-	if (!t && (v = getenv("INTENTD_TOKEN")) && *v)
-		t = v;
-	if (t) {
-		snprintf(out, cap, "%s", t);
-		return;
-	}
-	char path[4096];
-	if ((v = itd_cli_opt(c, "data"))) {
-		snprintf(path, sizeof path, "%s/admin.token", v);
-		if (token_file(path, out, cap))
-			return;
-	}
-	if ((v = getenv("XDG_RUNTIME_DIR")) && *v == '/') {
-		snprintf(path, sizeof path, "%s/intentd/admin.token", v);
-		if (token_file(path, out, cap))
-			return;
-	}
-	snprintf(path, sizeof path, "/tmp/intentd-%u/admin.token", (unsigned)geteuid());
-	if (!token_file(path, out, cap))
-		out[0] = '\0';
-}
-
-/* Set up the handle from the common options.  Returns 0 or an exit
- * status (the message printed). */
-static int client_open(struct client *cl, const struct itd_cmd_ctx *c)
-{
-	memset(cl, 0, sizeof *cl);
-	cl->cmd = c->cmd->name;
-	cl->json = itd_cli_opt(c, "json") != NULL;
-	cl->quiet = itd_cli_opt(c, "quiet") != NULL;
-	const char *url = itd_cli_opt(c, "server");
-	if (!url && !((url = getenv("INTENTD_URL")) && *url))
-		url = DEFAULT_URL;
-	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-		fprintf(stderr, "intentd %s: --server: expected http://HOST:PORT or https://..., "
-				"got '%s'\n", cl->cmd, url);
-		return ITD_EXIT_USAGE;
-	}
-	snprintf(cl->url, sizeof cl->url, "%s", url);
-	size_t n = strlen(cl->url);
-	while (n && cl->url[n - 1] == '/')
-		cl->url[--n] = '\0';
-
-	char token[512];
-	find_token(c, token, sizeof token);
-	for (const char *p = token; *p; p++) {
-		if ((unsigned char)*p < 0x21 || *p == 0x7f) {
-			fprintf(stderr, "intentd %s: the token contains spaces or control "
-					"characters\n", cl->cmd);
-			explicit_bzero(token, sizeof token);
-			return ITD_EXIT_USAGE;
-		}
-	}
-	char auth[600] = "";
-	if (token[0])
-		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-	explicit_bzero(token, sizeof token);
-	const char *hv[] = {"Accept: application/json", "Content-Type: application/json", auth};
-	bool ok = !curl_global_init(CURL_GLOBAL_DEFAULT) && (cl->h = curl_easy_init());
-	for (size_t i = 0; ok && i < 3; i++) {
-		struct curl_slist *l = *hv[i] ? curl_slist_append(cl->hdrs, hv[i]) : cl->hdrs;
-		ok = l != NULL;
-		cl->hdrs = l ? l : cl->hdrs;
-	}
-	explicit_bzero(auth, sizeof auth);
-	if (!ok) {
-		fprintf(stderr, "intentd %s: cannot set up libcurl\n", cl->cmd);
-		return ITD_EXIT_RUNTIME;
-	}
-	CURL *h = cl->h;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, cl->hdrs);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "intentd/" ITD_VERSION);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cl->errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	if (itd_cli_opt(c, "insecure")) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	const char *ca = itd_cli_opt(c, "cacert");
-	if (ca && access(ca, R_OK)) {
-		fprintf(stderr, "intentd %s: --cacert %s: %s\n", cl->cmd, ca, strerror(errno));
-		return ITD_EXIT_USAGE;
-	}
-	if (ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	return 0;
-}
-
-static void client_close(struct client *cl)
-{
-	for (struct curl_slist *l = cl->hdrs; l; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(cl->hdrs);
-	if (cl->h) {
-		curl_easy_cleanup(cl->h);
-		curl_global_cleanup();
-	}
-	memset(cl, 0, sizeof *cl);
-}
-
-/* One request: GET when body is NULL, else POST of the JSON text body.
- * Returns 0 when the server answered (any status), else ITD_EXIT_RUNTIME
- * with the reason printed. */
-static int request(struct client *cl, const char *path, const char *body, struct reply *r)
-{
-	char url[2048];
-	memset(r, 0, sizeof *r);
-	snprintf(url, sizeof url, "%s%s", cl->url, path);
-	CURL *h = cl->h;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	cl->errbuf[0] = '\0';
-	if (body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-	CURLcode rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "intentd %s: cannot reach %s: %s%s\n", cl->cmd, cl->url,
-			cl->errbuf[0] ? cl->errbuf : curl_easy_strerror(rc),
-			rc == CURLE_PEER_FAILED_VERIFICATION ? " (--cacert FILE trusts the server's "
-							       "certificate; --insecure skips the check)"
-							     : "");
-		reply_fini(r);
-		return ITD_EXIT_RUNTIME;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	if (r->body)
-		r->json = cJSON_ParseWithLength(r->body, r->len);
-	return 0;
-}
-
-/* o[key] if it is a string, else dflt. */
-static const char *jstr(const cJSON *o, const char *key, const char *dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
-/* After a request: with --json print the body; on an HTTP error print the
- * server's code and message.  Returns the exit status, or -1 for a
- * success the caller prints. */
-static int answer(struct client *cl, const struct reply *r)
-{
-	if (cl->json && r->body)
-		printf("%s%s", r->body, r->len && r->body[r->len - 1] == '\n' ? "" : "\n");
-	if (r->status >= 200 && r->status < 300)
-		return cl->json ? ITD_EXIT_OK : -1;
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
-	const char *code = jstr(e, "code", NULL), *msg = jstr(e, "message", NULL);
-	if (code || msg) {
-		fprintf(stderr, "intentd %s: %ld %s: %s\n", cl->cmd, r->status, code ? code : "error",
-			msg ? msg : "");
-	} else {
-		size_t n = r->body ? strcspn(r->body, "\r\n") : 0;
-		fprintf(stderr, "intentd %s: HTTP %ld%s%.*s\n", cl->cmd, r->status, n ? ": " : "",
-			(int)(n > 200 ? 200 : n), r->body ? r->body : "");
-	}
-	if (r->status == 401)
-		fprintf(stderr, "intentd %s: give --token TOKEN, set INTENTD_TOKEN, or --data DIR "
-				"to use the server's admin token\n", cl->cmd);
-	return r->status >= 400 && r->status < 500 ? ITD_EXIT_USAGE : ITD_EXIT_RUNTIME;
-}
-
-/* A request and its answer in one: returns -1 with *r filled for a
- * success to print, else the exit status (r released). */
-static int call(struct client *cl, const char *path, cJSON *body, struct reply *r)
-{
-	char *text = NULL;
-	if (body && !(text = cJSON_PrintUnformatted(body))) {
-		fprintf(stderr, "intentd %s: out of memory\n", cl->cmd);
-		return ITD_EXIT_RUNTIME;
-	}
-	int rc = request(cl, path, text, r);
-	cJSON_free(text);
-	if (rc)
-		return rc;
-	rc = answer(cl, r);
-	if (rc >= 0)
-		reply_fini(r);
-	return rc;
-}
 
 /* ----------------------------------------------------------- output */
 
@@ -394,48 +128,6 @@ static void key_values(const cJSON *o, const char *prefix)
 		cell(v, val, sizeof val);
 		printf("%s: %s\n", key, val);
 	}
-}
-
-/* Append s percent-encoded (all but RFC 3986's unreserved bytes). */
-static void escape(char *out, size_t cap, const char *s)
-{
-	size_t n = strlen(out);
-	for (; *s && n + 4 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (isalnum(ch) || strchr("-._~", ch))
-			out[n++] = (char)ch;
-		else
-			n += (size_t)snprintf(out + n, cap - n, "%%%02X", ch);
-	}
-	out[n] = '\0';
-}
-
-/* Append "?name=value" or "&name=value" (value escaped) when v is set. */
-static void add_query(char *q, size_t cap, const char *name, const char *v)
-{
-	if (!v)
-		return;
-	size_t n = strlen(q);
-	snprintf(q + n, cap - n, "%c%s=", strchr(q, '?') ? '&' : '?', name);
-	escape(q, cap, v);
-}
-
-/* Send body (taken) to path and show a success with show(); the common
- * shape of the one-request commands.  Returns the exit status. */
-static int exchange(const struct itd_cmd_ctx *c, const char *path, cJSON *body,
-		    void (*show)(const struct itd_cmd_ctx *c, bool quiet, const struct reply *r))
-{
-	struct client cl;
-	struct reply r;
-	int rc = client_open(&cl, c);
-	if (!rc && (rc = call(&cl, path, body, &r)) < 0) {
-		show(c, cl.quiet, &r);
-		reply_fini(&r);
-		rc = ITD_EXIT_OK;
-	}
-	client_close(&cl);
-	cJSON_Delete(body);
-	return rc;
 }
 
 /* ----------------------------------------------------------- submit */
@@ -560,10 +252,12 @@ static int one_arg(const struct itd_cmd_ctx *c, const char *what)
 	return ITD_EXIT_USAGE;
 }
 
-static void show_submit(const struct itd_cmd_ctx *c, bool quiet, const struct reply *r)
+static void show_submit(const struct itd_cmd_ctx *c, bool quiet,
+			const struct itd_cli_http_reply *r)
 {
 	(void)c;
-	const char *id = jstr(r->json, "id", "?"), *st = jstr(r->json, "status", "?");
+	const char *id = itd_cli_http_jstr(r->json, "id", "?");
+	const char *st = itd_cli_http_jstr(r->json, "status", "?");
 	const cJSON *tick = cJSON_GetObjectItemCaseSensitive(r->json, "received_tick");
 	char t[CELL];
 	cell(tick, t, sizeof t);
@@ -586,7 +280,7 @@ int itd_cmd_submit(struct itd_cmd_ctx *c)
 		cJSON_Delete(b);
 		return rc;
 	}
-	return exchange(c, "/api/v1/intents", b, show_submit);
+	return itd_cli_http_exchange(c, "/api/v1/intents", b, show_submit);
 }
 
 /* ---------------------------------------------------------- intents */
@@ -602,7 +296,7 @@ static void print_intents(const cJSON *list, bool quiet)
 	if (quiet) {
 		const cJSON *it;
 		cJSON_ArrayForEach(it, list)
-			printf("%s\n", jstr(it, "id", "?"));
+			printf("%s\n", itd_cli_http_jstr(it, "id", "?"));
 		return;
 	}
 	if (rows == 1) {
@@ -626,7 +320,8 @@ static void print_intents(const cJSON *list, bool quiet)
 				cell(cJSON_GetObjectItemCaseSensitive(it, keys[j]), out, CELL);
 				continue;
 			}
-			const char *verdict = jstr(it, "verdict", NULL), *rule = jstr(it, "rule", NULL);
+			const char *verdict = itd_cli_http_jstr(it, "verdict", NULL);
+			const char *rule = itd_cli_http_jstr(it, "rule", NULL);
 			if (verdict && !strcmp(verdict, "none"))
 				verdict = NULL;
 			snprintf(out, CELL, "%s%s%s", verdict ? verdict : rule ? "" : "-",
@@ -650,9 +345,9 @@ int itd_cmd_intents(struct itd_cmd_ctx *c)
 	if (lim && (rc = itd_cli_u64("limit", lim, 1, 1000000, &n)))
 		return rc;
 	bool all = itd_cli_opt(c, "all") != NULL;
-	struct client cl;
-	if ((rc = client_open(&cl, c))) {
-		client_close(&cl);
+	struct itd_cli_http cl;
+	if ((rc = itd_cli_http_open(&cl, c))) {
+		itd_cli_http_close(&cl);
 		return rc;
 	}
 	bool json = cl.json;
@@ -663,18 +358,18 @@ int itd_cmd_intents(struct itd_cmd_ctx *c)
 	rc = list ? -1 : ITD_EXIT_RUNTIME;
 	while (rc < 0) {
 		char query[1024] = "", path[1200];
-		add_query(query, sizeof query, "status", itd_cli_opt(c, "status"));
-		add_query(query, sizeof query, "type", itd_cli_opt(c, "type"));
-		add_query(query, sizeof query, "limit", lim);
-		add_query(query, sizeof query, "after", cur);
+		itd_cli_http_add_query(query, sizeof query, "status", itd_cli_opt(c, "status"));
+		itd_cli_http_add_query(query, sizeof query, "type", itd_cli_opt(c, "type"));
+		itd_cli_http_add_query(query, sizeof query, "limit", lim);
+		itd_cli_http_add_query(query, sizeof query, "after", cur);
 		snprintf(path, sizeof path, "/api/v1/intents%s", query);
-		struct reply r;
-		if ((rc = call(&cl, path, NULL, &r)) >= 0)
+		struct itd_cli_http_reply r;
+		if ((rc = itd_cli_http_call(&cl, path, NULL, &r)) >= 0)
 			break;
 		cJSON *items = cJSON_GetObjectItemCaseSensitive(r.json, "intents"), *it;
 		while (cJSON_IsArray(items) && (it = items->child))
 			cJSON_AddItemToArray(list, cJSON_DetachItemViaPointer(items, it));
-		const char *next = jstr(r.json, "next_after", NULL);
+		const char *next = itd_cli_http_jstr(r.json, "next_after", NULL);
 		if (!all && next && !json && !cl.quiet)
 			fprintf(stderr, "(more after %s: --after %s, or --all)\n", next, next);
 		rc = ITD_EXIT_OK;
@@ -685,7 +380,7 @@ int itd_cmd_intents(struct itd_cmd_ctx *c)
 			cur = after = dup;
 			rc = dup ? -1 : ITD_EXIT_RUNTIME;
 		}
-		reply_fini(&r);
+		itd_cli_http_reply_fini(&r);
 	}
 	if (rc == ITD_EXIT_OK && json && all) {
 		cJSON *o = cJSON_CreateObject();
@@ -707,7 +402,7 @@ int itd_cmd_intents(struct itd_cmd_ctx *c)
 	}
 	itd_free(after);
 	cJSON_Delete(list);
-	client_close(&cl);
+	itd_cli_http_close(&cl);
 	return rc;
 }
 
@@ -727,11 +422,12 @@ static void print_story(const cJSON *j)
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "history");
 	char a[CELL], b[CELL];
 	printf("%s  %s  %s\n  source %s, priority %s, created at tick %s, by %s\n",
-	       jstr(j, "id", "?"), jstr(j, "type", "?"), jstr(j, "status", "?"),
-	       jstr(j, "source", "-"), cellk(j, "priority", a), cellk(j, "created_tick", b),
-	       jstr(j, "actor", "-"));
+	       itd_cli_http_jstr(j, "id", "?"), itd_cli_http_jstr(j, "type", "?"),
+	       itd_cli_http_jstr(j, "status", "?"), itd_cli_http_jstr(j, "source", "-"),
+	       cellk(j, "priority", a), cellk(j, "created_tick", b),
+	       itd_cli_http_jstr(j, "actor", "-"));
 	if (cJSON_IsObject(g))
-		printf("  goal: %s to %s (tolerance %s)\n", jstr(g, "metric", "?"),
+		printf("  goal: %s to %s (tolerance %s)\n", itd_cli_http_jstr(g, "metric", "?"),
 		       cellk(g, "reference", a), cellk(g, "tolerance", b));
 	if (cJSON_IsObject(p) && p->child) {
 		printf("  params:");
@@ -739,8 +435,8 @@ static void print_story(const cJSON *j)
 			printf(" %s=%s", v->string, (cell(v, a, sizeof a), a));
 		printf("\n");
 	}
-	if (jstr(j, "explanation", NULL))
-		printf("\n%s\n", jstr(j, "explanation", NULL));
+	if (itd_cli_http_jstr(j, "explanation", NULL))
+		printf("\n%s\n", itd_cli_http_jstr(j, "explanation", NULL));
 
 	size_t rows = (size_t)cJSON_GetArraySize(h) + 1, i = 1;
 	char (*cells)[CELL] = rows > 1 ? itd_calloc(rows * 3, CELL) : NULL;
@@ -751,8 +447,8 @@ static void print_story(const cJSON *j)
 		cJSON_ArrayForEach(v, h)
 		{
 			cellk(v, "tick", cells[i * 3]);
-			snprintf(cells[i * 3 + 1], CELL, "%s -> %s", jstr(v, "from", "?"),
-				 jstr(v, "to", "?"));
+			snprintf(cells[i * 3 + 1], CELL, "%s -> %s",
+				 itd_cli_http_jstr(v, "from", "?"), itd_cli_http_jstr(v, "to", "?"));
 			cellk(v, "reason", cells[i * 3 + 2]);
 			i++;
 		}
@@ -769,20 +465,23 @@ static void print_story(const cJSON *j)
 	const cJSON *lv = cJSON_GetObjectItemCaseSensitive(j, "last_verdict");
 	if (!cJSON_IsObject(lv))
 		lv = cJSON_GetObjectItemCaseSensitive(j, "verdict");
-	const char *verdict = cJSON_IsObject(lv) ? jstr(lv, "verdict", "none") : "none";
+	const char *verdict =
+		cJSON_IsObject(lv) ? itd_cli_http_jstr(lv, "verdict", "none") : "none";
 	if (strcmp(verdict, "none"))
 		printf("\nlast verdict: %s%s%s at tick %s%s%s\n", verdict,
-		       jstr(lv, "rule", NULL) ? " by rule " : "", jstr(lv, "rule", ""),
-		       cellk(lv, "tick", a), jstr(lv, "explain", NULL) ? ": " : "",
-		       jstr(lv, "explain", ""));
+		       itd_cli_http_jstr(lv, "rule", NULL) ? " by rule " : "",
+		       itd_cli_http_jstr(lv, "rule", ""),
+		       cellk(lv, "tick", a), itd_cli_http_jstr(lv, "explain", NULL) ? ": " : "",
+		       itd_cli_http_jstr(lv, "explain", ""));
 	else
 		printf("\nlast verdict: none yet\n");
 }
 
-static void show_story(const struct itd_cmd_ctx *c, bool quiet, const struct reply *r)
+static void show_story(const struct itd_cmd_ctx *c, bool quiet,
+		       const struct itd_cli_http_reply *r)
 {
 	(void)c;
-	const char *expl = jstr(r->json, "explanation", NULL);
+	const char *expl = itd_cli_http_jstr(r->json, "explanation", NULL);
 	if (quiet)
 		printf("%s\n", expl ? expl : "");
 	else
@@ -801,21 +500,22 @@ int itd_cmd_explain(struct itd_cmd_ctx *c)
 		return ITD_EXIT_USAGE;
 	}
 	char path[512] = "/api/v1/intents/";
-	escape(path, sizeof path, c->pos[0]);
-	return exchange(c, path, NULL, show_story);
+	itd_cli_http_escape(path, sizeof path, c->pos[0]);
+	return itd_cli_http_exchange(c, path, NULL, show_story);
 }
 
 /* ----------------------------------------------------------- cancel */
 
-static void show_cancel(const struct itd_cmd_ctx *c, bool quiet, const struct reply *r)
+static void show_cancel(const struct itd_cmd_ctx *c, bool quiet,
+			const struct itd_cli_http_reply *r)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->json, "apply_tick");
 	char tick[CELL];
 	cell(t, tick, sizeof tick);
 	if (!quiet)
-		printf("%s %s%s%s%s\n", jstr(r->json, "id", c->pos[0]),
-		       jstr(r->json, "status", "cancel requested"), t ? " (applies at tick " : "",
-		       t ? tick : "", t ? ")" : "");
+		printf("%s %s%s%s%s\n", itd_cli_http_jstr(r->json, "id", c->pos[0]),
+		       itd_cli_http_jstr(r->json, "status", "cancel requested"),
+		       t ? " (applies at tick " : "", t ? tick : "", t ? ")" : "");
 }
 
 int itd_cmd_cancel(struct itd_cmd_ctx *c)
@@ -828,9 +528,9 @@ int itd_cmd_cancel(struct itd_cmd_ctx *c)
 	if (reason)
 		cJSON_AddStringToObject(b, "reason", reason);
 	char path[512] = "/api/v1/intents/";
-	escape(path, sizeof path, c->pos[0]);
+	itd_cli_http_escape(path, sizeof path, c->pos[0]);
 	snprintf(path + strlen(path), sizeof path - strlen(path), "/cancel");
-	return exchange(c, path, b, show_cancel);
+	return itd_cli_http_exchange(c, path, b, show_cancel);
 }
 
 /* ---------------------------------------------------------- console */
@@ -873,7 +573,8 @@ static int build_console(const struct itd_cmd_ctx *c, cJSON *b)
 	return 0;
 }
 
-static void show_console(const struct itd_cmd_ctx *c, bool quiet, const struct reply *r)
+static void show_console(const struct itd_cmd_ctx *c, bool quiet,
+			 const struct itd_cli_http_reply *r)
 {
 	if (quiet && strcmp(c->pos[0], "status"))
 		return;
@@ -897,5 +598,5 @@ int itd_cmd_console(struct itd_cmd_ctx *c)
 		cJSON_Delete(b);
 		return rc;
 	}
-	return exchange(c, "/api/v1/console", b, show_console);
+	return itd_cli_http_exchange(c, "/api/v1/console", b, show_console);
 }

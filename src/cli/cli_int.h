@@ -3,6 +3,8 @@
 #ifndef ITD_CLI_INT_H
 #define ITD_CLI_INT_H
 
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -90,5 +92,67 @@ int itd_cmd_intents(struct itd_cmd_ctx *c);
 int itd_cmd_explain(struct itd_cmd_ctx *c);
 int itd_cmd_cancel(struct itd_cmd_ctx *c);
 int itd_cmd_console(struct itd_cmd_ctx *c);
+
+/* cli_http.c */
+/* The client subcommands' HTTP plumbing over libcurl: one handle per
+ * command, its requests, and the server's answers, errors and exit
+ * statuses.  The functions that can fail print their own message (stderr)
+ * and return an exit status; callers only pass it on. */
+
+/* The server when neither --server nor $INTENTD_URL names one. */
+#define ITD_CLI_HTTP_DEFAULT_URL "http://127.0.0.1:5050"
+
+/* The connection of one client command (caller-allocated; see
+ * itd_cli_http_open). */
+struct itd_cli_http {
+	const char *cmd;              /* subcommand, for messages */
+	char url[512];                /* base URL without a trailing '/' */
+	bool json, quiet;             /* --json, --quiet */
+	CURL *h;                      /* the one handle of this command */
+	struct curl_slist *hdrs;      /* request headers (holds the token) */
+	char errbuf[CURL_ERROR_SIZE]; /* libcurl's message for a failed transfer */
+};
+
+/* One answer of the server. */
+struct itd_cli_http_reply {
+	long status;   /* HTTP status */
+	char *body;    /* the body, NUL-terminated (itd_malloc) */
+	size_t len;    /* its length */
+	size_t cap;    /* allocated */
+	cJSON *json;   /* the body parsed, NULL if not JSON */
+};
+
+/* Set up cl for command c from its common options (--server or
+ * $INTENTD_URL, the token from --token, $INTENTD_TOKEN or an admin token
+ * file, --cacert, --insecure, --json, --quiet).  Returns 0, or
+ * ITD_EXIT_USAGE / ITD_EXIT_RUNTIME with the message printed; either way
+ * the caller calls itd_cli_http_close(cl). */
+int itd_cli_http_open(struct itd_cli_http *cl, const struct itd_cmd_ctx *c);
+/* Release cl (wiping the token from memory); cl is zeroed, so closing
+ * again is harmless. */
+void itd_cli_http_close(struct itd_cli_http *cl);
+/* Send body (borrowed; NULL for a GET, else POSTed as JSON) to cl's URL
+ * plus path.  Prints the body with --json and the server's error on an
+ * HTTP error.  Returns -1 with *r filled (release it with
+ * itd_cli_http_reply_fini) for a success the caller prints, else the exit
+ * status with nothing left in *r to release. */
+int itd_cli_http_call(struct itd_cli_http *cl, const char *path, cJSON *body,
+		      struct itd_cli_http_reply *r);
+/* Free r's body and JSON and zero it. */
+void itd_cli_http_reply_fini(struct itd_cli_http_reply *r);
+/* The shape of the one-request commands: open from c, send body (taken:
+ * always deleted) to path, show a success with show() (quiet is --quiet;
+ * not called with --json), close.  Returns the exit status. */
+int itd_cli_http_exchange(const struct itd_cmd_ctx *c, const char *path, cJSON *body,
+			  void (*show)(const struct itd_cmd_ctx *c, bool quiet,
+				       const struct itd_cli_http_reply *r));
+/* o[key] if it is a string (borrowed from o), else dflt; o may be NULL. */
+const char *itd_cli_http_jstr(const cJSON *o, const char *key, const char *dflt);
+/* Append s percent-encoded (all but RFC 3986's unreserved bytes) to the
+ * string in out, of cap bytes; stops short rather than overflow. */
+void itd_cli_http_escape(char *out, size_t cap, const char *s);
+/* Append "?name=value" or "&name=value" (value escaped) to the query q, of
+ * cap bytes, when v is set. */
+void itd_cli_http_add_query(char *q, size_t cap, const char *name, const char *v);
 
 #endif

@@ -63,8 +63,8 @@ static int not_found(struct srv_resp *out, const char *id, enum where w)
 	static const char *const why[] = {
 		[W_MEMORY] = "is in memory",
 		[W_PENDING] = "was accepted and is created at the next tick's intake",
-		[W_GONE] = "is no longer in memory (it ended and its record was reused; "
-			   "telemetry has its history) or was never created",
+		[W_GONE] = ("is no longer in memory (it ended and its record was reused; "
+			    "telemetry has its history) or was never created"),
 		[W_NEVER] = "never existed",
 	};
 	cJSON *d = cJSON_CreateObject();
