@@ -132,7 +132,7 @@ struct srv_route {
 extern const struct srv_route srv_routes[];
 extern const size_t srv_n_routes;
 
-/* Handlers (srv_api.c, srv_api_state.c, srv_stream.c, srv_metrics.c,
+/* Handlers (srv_api.c, srv_api_state.c, srv_stream_sse.c, srv_metrics.c,
  * srv_http.c for health). */
 int srv_h_submit(struct srv_req *r, struct srv_resp *out);
 int srv_h_list(struct srv_req *r, struct srv_resp *out);

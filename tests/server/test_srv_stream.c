@@ -1,15 +1,18 @@
 /* test_srv_stream.c: the live stream without HTTP: envelope parsing, the
  * ring (eviction by count and by bytes, recent events as JSON), and a
  * client's reader (SSE framing, resume, gap markers, filters, partial
- * sends, cut-off of a slow client, shutdown).  The file under test is
- * compiled into this one so its internals (fill, has_work) can be driven
- * directly; MHD is never called because no client here suspends. */
+ * sends, cut-off of a slow client, shutdown).  The stream's private
+ * header gives access to its internals (srv_stream_fill,
+ * srv_stream_has_work) so they can be driven directly; MHD is never called
+ * because no client here suspends. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "server/srv_stream.c"
+#include "server/srv_stream_int.h"
 #include "test_support.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -68,7 +71,7 @@ static struct client *client(struct srv_stream *st, bool resume, uint64_t after,
 	c->fd = -1;
 	if (prefixes) {
 		struct parse_ctx pc = {.c = c};
-		add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", prefixes);
+		srv_stream_add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", prefixes);
 		assert_false(pc.bad);
 	}
 	if (iid) {
@@ -76,7 +79,7 @@ static struct client *client(struct srv_stream *st, bool resume, uint64_t after,
 		memcpy(c->intent_id, iid, c->intent_id_len);
 	}
 	pthread_mutex_lock(&st->mu);
-	client_start(st, c, resume, after, itd_clock_mono_ns());
+	srv_stream_client_start(st, c, resume, after, itd_clock_mono_ns());
 	pthread_mutex_unlock(&st->mu);
 	return c;
 }
@@ -92,7 +95,7 @@ static char *drain(struct srv_stream *st, struct client *c, size_t max, bool *en
 	*end = false;
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
-		ssize_t n = fill(st, c, buf, max, itd_clock_mono_ns());
+		ssize_t n = srv_stream_fill(st, c, buf, max, itd_clock_mono_ns());
 		pthread_mutex_unlock(&st->mu);
 		assert_true(n != MHD_CONTENT_READER_END_WITH_ERROR);
 		if (n == MHD_CONTENT_READER_END_OF_STREAM) {
@@ -146,7 +149,7 @@ static void test_parse_line(void **state)
 	uint64_t seq;
 	const char *d, *name, *iid;
 	size_t nd, nl, ni;
-	assert_true(parse_line(buf, n, &seq, &d, &nd, &name, &nl, &iid, &ni));
+	assert_true(srv_stream_parse_line(buf, n, &seq, &d, &nd, &name, &nl, &iid, &ni));
 	assert_int_equal(seq, 12345);
 	assert_int_equal(nd, 5);
 	assert_memory_equal(name, "intent.blocked", nl);
@@ -156,7 +159,7 @@ static void test_parse_line(void **state)
 	assert_memory_equal(iid, "i-000007", 8);
 
 	n = line(buf, sizeof buf, 3, "engine.tick", NULL, 0) - 1;
-	assert_true(parse_line(buf, n, &seq, &d, &nd, &name, &nl, &iid, &ni));
+	assert_true(srv_stream_parse_line(buf, n, &seq, &d, &nd, &name, &nl, &iid, &ni));
 	assert_int_equal(seq, 3);
 	assert_null(iid);
 	assert_int_equal(ni, 0);
@@ -171,34 +174,35 @@ static void test_parse_line(void **state)
 		"{\"cycle\":1,\"seq\":123456789012345678901,\"event\":\"x\"}", /* > 20 digits */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_false(parse_line(bad[i], strlen(bad[i]), &seq, &d, &nd, &name, &nl, &iid, &ni));
+		assert_false(srv_stream_parse_line(bad[i], strlen(bad[i]), &seq, &d, &nd, &name, &nl,
+						   &iid, &ni));
 }
 
 static void test_parse_seq_and_prefixes(void **state)
 {
 	(void)state;
 	uint64_t v;
-	assert_true(parse_seq("0", &v));
+	assert_true(srv_stream_parse_seq("0", &v));
 	assert_int_equal(v, 0);
-	assert_true(parse_seq("18446744073709551600", &v));
+	assert_true(srv_stream_parse_seq("18446744073709551600", &v));
 	assert_int_equal(v, UINT64_C(18446744073709551600));
-	assert_false(parse_seq("", &v));
-	assert_false(parse_seq("-1", &v));
-	assert_false(parse_seq("12a", &v));
-	assert_false(parse_seq("99999999999999999999", &v));
+	assert_false(srv_stream_parse_seq("", &v));
+	assert_false(srv_stream_parse_seq("-1", &v));
+	assert_false(srv_stream_parse_seq("12a", &v));
+	assert_false(srv_stream_parse_seq("99999999999999999999", &v));
 
 	struct client c = {0};
 	struct parse_ctx pc = {.c = &c};
-	add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "intent.,,engine.tick");
-	add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "other", "ignored");
-	add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "state.");
+	srv_stream_add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "intent.,,engine.tick");
+	srv_stream_add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "other", "ignored");
+	srv_stream_add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "state.");
 	assert_false(pc.bad);
 	assert_int_equal(c.n_prefix, 3);
 	assert_memory_equal(c.prefix[0], "intent.", c.prefix_len[0]);
 	assert_memory_equal(c.prefix[1], "engine.tick", c.prefix_len[1]);
 	assert_memory_equal(c.prefix[2], "state.", c.prefix_len[2]);
 	for (int i = 0; i < MAX_PREFIXES; i++)
-		add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "a");
+		srv_stream_add_prefixes(&pc, MHD_GET_ARGUMENT_KIND, "event", "a");
 	assert_true(pc.bad);
 }
 
@@ -275,15 +279,15 @@ static void test_ring_byte_eviction_never_wraps_a_message(void **state)
 		uint64_t held = st->head - st->tail;
 		assert_true(held >= 1 && held <= 7);
 		for (uint64_t o = st->tail; o < st->head; o++) {
-			const struct ev *e = entry(st, o);
+			const struct ev *e = srv_stream_entry(st, o);
 			assert_true(e->pos % st->arena_cap + e->len <= st->arena_cap);
 			assert_true(e->pos + e->len <= st->apos);
 			assert_true(st->apos - e->pos <= st->arena_cap);
-			const char *m = msg_at(st, e);
+			const char *m = srv_stream_msg_at(st, e);
 			assert_memory_equal(m, "id: ", 4);
 			assert_memory_equal(m + e->len - 2, "\n\n", 2);
 		}
-		uint64_t first = entry(st, st->tail)->seq;
+		uint64_t first = srv_stream_entry(st, st->tail)->seq;
 		pthread_mutex_unlock(&st->mu);
 		check_recent(st, 0, 0, first, s);
 	}
@@ -316,7 +320,7 @@ static void test_live_client_gets_framed_messages(void **state)
 	assert_int_equal(ids(out, got, 8), 2);
 	assert_int_equal(got[1], 5);
 	free(out);
-	client_free(c);
+	srv_stream_client_free(c);
 	srv_stream_destroy(st);
 }
 
@@ -340,12 +344,12 @@ static void test_resume_without_gap_and_in_pieces(void **state)
 	struct client *d = client(st, true, 0, NULL, NULL);
 	char buf[BLOCK_SIZE];
 	pthread_mutex_lock(&st->mu);
-	ssize_t k = fill(st, d, buf, sizeof buf, itd_clock_mono_ns());
+	ssize_t k = srv_stream_fill(st, d, buf, sizeof buf, itd_clock_mono_ns());
 	pthread_mutex_unlock(&st->mu);
 	assert_true(k > 4);
 	assert_memory_equal(buf + k - 2, "\n\n", 2);
-	client_free(c);
-	client_free(d);
+	srv_stream_client_free(c);
+	srv_stream_client_free(d);
 	srv_stream_destroy(st);
 }
 
@@ -394,9 +398,9 @@ static void test_gap_marker_when_ring_no_longer_holds_the_resume_point(void **st
 	assert_int_equal(s.gaps, 2);
 	assert_int_equal(s.clients, 2);
 	assert_int_equal(s.clients_total, 2);
-	client_free(c);
-	client_free(z);
-	client_free(y);
+	srv_stream_client_free(c);
+	srv_stream_client_free(z);
+	srv_stream_client_free(y);
 	srv_stream_stats(st, &s);
 	assert_int_equal(s.clients, 0);
 	srv_stream_destroy(st);
@@ -440,17 +444,17 @@ static void test_filters(void **state)
 	/* A sleeping filtered client has no work for events it rejects. */
 	feed(st, 7, 9, "engine.tick", NULL, 0);
 	pthread_mutex_lock(&st->mu);
-	assert_false(has_work(st, both, itd_clock_mono_ns()));
+	assert_false(srv_stream_has_work(st, both, itd_clock_mono_ns()));
 	assert_int_equal(both->ord, st->head);
 	assert_int_equal(both->last_seq, 9);
 	pthread_mutex_unlock(&st->mu);
 	feed(st, 10, 10, "intent.completed", "i-2", 0);
 	pthread_mutex_lock(&st->mu);
-	assert_true(has_work(st, both, itd_clock_mono_ns()));
+	assert_true(srv_stream_has_work(st, both, itd_clock_mono_ns()));
 	pthread_mutex_unlock(&st->mu);
-	client_free(pre);
-	client_free(iid);
-	client_free(both);
+	srv_stream_client_free(pre);
+	srv_stream_client_free(iid);
+	srv_stream_client_free(both);
 	srv_stream_destroy(st);
 }
 
@@ -490,9 +494,9 @@ static void test_slow_client_is_cut_off_others_unaffected(void **state)
 	free(out);
 	srv_stream_stats(st, &s);
 	assert_int_equal(s.cut_off, 1);
-	client_free(slow);
-	client_free(fast);
-	client_free(late);
+	srv_stream_client_free(slow);
+	srv_stream_client_free(fast);
+	srv_stream_client_free(late);
 	srv_stream_destroy(st);
 }
 
@@ -515,7 +519,7 @@ static void test_shutdown_after_backlog(void **state)
 	assert_true(n > sizeof MSG_SHUTDOWN);
 	assert_string_equal(out + n - (sizeof MSG_SHUTDOWN - 1), MSG_SHUTDOWN);
 	free(out);
-	client_free(c);
+	srv_stream_client_free(c);
 	srv_stream_close_all(st);
 	srv_stream_close_all(st); /* idempotent */
 	srv_stream_destroy(st);
