@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,12 @@ static uint64_t hold(struct itd_server *s, const volatile int *stop)
 
 int itd_server_run(struct itd_server *s, const volatile int *stop)
 {
+	/* The loop's rate is the promise; requests can wait a little.  Run
+	 * the tick thread ahead of the HTTP threads where we may (raising a
+	 * priority needs privilege; without it the loop runs as it is). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), -5) && !s->cfg.quiet)
+		fprintf(stderr, "intentd: note: could not raise the tick thread's priority (%s)\n",
+			strerror(errno));
 	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
 	int rc = ITD_OK;
 	while (!*stop && !rc) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,14 +198,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct itd_server *s = cls;
 	struct req_ctx *rc = *con_cls;
 	(void)version;
-
-	/* HTTP threads yield to the tick thread: the loop's rate is the
-	 * promise, requests can wait a little.  Once per thread. */
-	static __thread bool niced;
-	if (!niced) {
-		niced = true;
-		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-	}
 
 	if (!rc) {
 		/* First call: headers only.  Route, authenticate, check the
@@ -420,8 +411,8 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 		{MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, NULL},
 		/* Bodies go to our own buffer, so a connection's pool only holds
 		 * headers; MHD clears it between keep-alive requests, so small
-		 * is fast. */
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
+		 * is fast (larger request headers are refused with 431). */
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 8 * 1024, NULL},
 		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
