@@ -40,11 +40,12 @@ static int make_run_dir(struct itd_server *s, char *err, size_t cap)
 	if (s->cfg.data_dir) {
 		snprintf(s->run_dir, sizeof s->run_dir, "%s", s->cfg.data_dir);
 	} else {
+		/* The same choice as the generated admin token's (srv_auth.c). */
 		const char *xdg = getenv("XDG_RUNTIME_DIR");
-		if (xdg && *xdg)
+		if (xdg && xdg[0] == '/')
 			snprintf(s->run_dir, sizeof s->run_dir, "%s/intentd", xdg);
 		else
-			snprintf(s->run_dir, sizeof s->run_dir, "/tmp/intentd-%u", (unsigned)getuid());
+			snprintf(s->run_dir, sizeof s->run_dir, "/tmp/intentd-%u", (unsigned)geteuid());
 	}
 	/* mkdir -p: every missing component, private to us. */
 	char path[sizeof s->run_dir];

@@ -118,15 +118,28 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct srv_resp *o
 	return ret;
 }
 
+static bool match(const char *pattern, const char *path, char *id, size_t cap);
+
+/* The methods a path answers to, for a 405's Allow header. */
+static void allowed_methods(const char *path, char *out, size_t cap)
+{
+	char id[64];
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < srv_n_routes && n < cap; i++)
+		if (match(srv_routes[i].pattern, path, id, sizeof id))
+			n += (size_t)snprintf(out + n, cap - n, "%s%s%s", n ? ", " : "",
+					      srv_routes[i].method,
+					      strcmp(srv_routes[i].method, "GET") ? "" : ", HEAD");
+}
+
 /* Answer with an error right away (before or after the body), count it. */
 static enum MHD_Result fail_now(struct itd_server *s, struct MHD_Connection *conn,
 				const struct srv_route *route, unsigned status, const char *code,
-				const char *msg)
+				const char *msg, const char *allow)
 {
 	struct srv_resp out = {0};
 	srv_error(&out, status, code, NULL, "%s", msg);
-	if (status == 401)
-		out.content_type = "application/json";
 	srv_metrics_request(s->metrics, route, status);
 	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
 		out.len, out.body, itd_free);
@@ -135,9 +148,12 @@ static enum MHD_Result fail_now(struct itd_server *s, struct MHD_Connection *con
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"intentd\"");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -176,7 +192,9 @@ static const struct srv_route *find_route(const char *method, const char *path, 
 		if (!match(srv_routes[i].pattern, path, id, cap))
 			continue;
 		*path_known = true;
-		if (!strcmp(srv_routes[i].method, method))
+		/* HEAD is GET without the body (MHD drops it): probes use it. */
+		if (!strcmp(srv_routes[i].method, method) ||
+		    (!strcmp(method, "HEAD") && !strcmp(srv_routes[i].method, "GET")))
 			return &srv_routes[i];
 	}
 	return NULL;
@@ -209,10 +227,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		bool known;
 		rc->route = find_route(method, url, rc->id, sizeof rc->id, &known);
 		if (!rc->route) {
-			if (known)
+			if (known) {
+				char allow[64];
+				allowed_methods(url, allow, sizeof allow);
 				return fail_now(s, conn, NULL, 405, "method_not_allowed",
-						"method not allowed on this path");
-			return fail_now(s, conn, NULL, 404, "not_found", "no such endpoint");
+						"method not allowed on this path", allow);
+			}
+			return fail_now(s, conn, NULL, 404, "not_found", "no such endpoint", NULL);
 		}
 		enum srv_role need = needed_role(s, rc->route);
 		if (need != SRV_OPEN) {
@@ -222,13 +243,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (!rc->who)
 				return fail_now(s, conn, rc->route, 401, "unauthorized",
 						auth ? "invalid token"
-						     : "missing token (Authorization: Bearer TOKEN)");
+						     : "missing token (Authorization: Bearer TOKEN)",
+						NULL);
 			if (rc->who->role < need) {
 				char msg[160];
 				snprintf(msg, sizeof msg, "%s '%s' may not do this (needs %s)",
 					 srv_role_name(rc->who->role), rc->who->name,
 					 srv_role_name(need));
-				return fail_now(s, conn, rc->route, 403, "forbidden", msg);
+				return fail_now(s, conn, rc->route, 403, "forbidden", msg, NULL);
 			}
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -237,7 +259,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			char msg[96];
 			snprintf(msg, sizeof msg, "request body larger than %zu bytes",
 				 s->cfg.max_body);
-			return fail_now(s, conn, rc->route, 413, "payload_too_large", msg);
+			return fail_now(s, conn, rc->route, 413, "payload_too_large", msg, NULL);
 		}
 		return MHD_YES;
 	}
@@ -270,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (rc->too_large) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->cfg.max_body);
-		return fail_now(s, conn, rc->route, 413, "payload_too_large", msg);
+		return fail_now(s, conn, rc->route, 413, "payload_too_large", msg, NULL);
 	}
 	struct srv_req req = {
 		.srv = s, .conn = conn, .route = rc->route, .method = method, .path = url,

@@ -81,6 +81,15 @@ def hostile_clients(srv):
     R.check(st == 413 and body["error"]["code"] == "payload_too_large",
             "a declared oversize body is 413 with a JSON error")
     R.check(healthy(srv), "still healthy afterwards")
+    st, hdrs, _ = srv.request("HEAD", "/healthz")
+    R.check(st == 200, "HEAD /healthz answers 200 (load-balancer probes)")
+    st, hdrs, body = srv.request("DELETE", "/api/v1/intents", token=ADMIN)
+    R.check(st == 405 and "POST" in hdrs.get("Allow", "") and "GET" in hdrs.get("Allow", ""),
+            f"405 names the allowed methods ({hdrs.get('Allow')})")
+    st, hdrs, body = srv.request("GET", "/api/v1/state")
+    R.check(st == 401 and hdrs.get("Cache-Control") == "no-store"
+            and "Bearer" in hdrs.get("WWW-Authenticate", ""),
+            "a refusal is not cached and says how to authenticate")
 
 
 def idle_timeout(binary):
