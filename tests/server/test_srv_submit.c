@@ -540,8 +540,8 @@ static void test_alloc_failures(void **state)
 	cJSON_Hooks hooks = {hook_malloc, hook_free};
 	cJSON_InitHooks(&hooks);
 	const char *bodies[] = {
-		"{\"type\":\"fill\",\"goal\":{\"metric\":\"level\",\"reference\":80},"
-		"\"params\":{\"dry\":true,\"rate\":2.5,\"operator\":\"alice\"},\"idempotency_key\":\"k\"}",
+		("{\"type\":\"fill\",\"goal\":{\"metric\":\"level\",\"reference\":80},"
+		 "\"params\":{\"dry\":true,\"rate\":2.5,\"operator\":\"alice\"},\"idempotency_key\":\"k\"}"),
 		"{\"type\":\"warp\"}",
 		"{\"type\":\"fill\",\"x\":1,\"y\":2}",
 		"{\"type\":\"fill\",\"goal\":{\"metric\":\"level\",\"reference\":1},\"params\":{\"zz\":1}}",
