@@ -207,6 +207,8 @@ def main():
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--realtime", action="store_true",
+                    help="run the server's tick thread real-time (needs privilege)")
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--read-ms", type=float, default=10, help="client read period")
     ap.add_argument("--idle", action="store_true",
@@ -224,7 +226,8 @@ def main():
     err_path = os.path.join(tmp, "serve.stderr")
     proc = subprocess.Popen([a.bin, "serve", "--rate", str(a.rate), "--listen", "127.0.0.1:0",
                              "--data", os.path.join(tmp, "data"), "--quiet",
-                             "-t", os.path.join(tmp, "telemetry.jsonl")],
+                             "-t", os.path.join(tmp, "telemetry.jsonl")]
+                            + (["--realtime"] if a.realtime else []),
                             cwd=tmp, env=env, stdout=subprocess.DEVNULL,
                             stderr=open(err_path, "w"))
     ok = False

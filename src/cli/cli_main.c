@@ -49,6 +49,8 @@ static const struct itd_opt serve_opts[] = {
 	{"timeout", 0, "S", "idle connection timeout in seconds (default 30)", false},
 	{"max-conns", 0, "N", "simultaneous connections (default 4096)", false},
 	{"metrics-open", 0, NULL, "serve /metrics without a token", false},
+	{"realtime", 0, NULL, "run the tick thread with real-time priority (SCHED_FIFO; needs "
+			      "privilege)", false},
 	{"quiet", 'q', NULL, "print only the listening address and token path", false},
 	{NULL, 0, NULL, NULL, false},
 };

@@ -62,7 +62,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		.tls_key = itd_cli_opt(c, "tls-key"), .telemetry = itd_cli_opt(c, "telemetry"),
 		.stream_ring = (size_t)ring, .client_buffer = (size_t)cbuf, .max_body = (size_t)body,
 		.timeout_s = (unsigned)timeout, .max_conns = (unsigned)conns,
-		.metrics_open = itd_cli_opt(c, "metrics-open") != NULL, .quiet = quiet};
+		.metrics_open = itd_cli_opt(c, "metrics-open") != NULL, .quiet = quiet,
+		.realtime = itd_cli_opt(c, "realtime") != NULL};
 	char err[1024];
 	rc = itd_server_create(&cfg, &srv, err, sizeof err);
 	if (rc) {

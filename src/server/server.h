@@ -30,6 +30,8 @@ struct itd_server_config {
 	unsigned timeout_s;             /* idle/header timeout per connection; 0: 30 */
 	unsigned max_conns;             /* simultaneous connections; 0: 4096 */
 	bool metrics_open;              /* /metrics without a token */
+	bool realtime;                  /* run the tick thread SCHED_FIFO (needs
+					   privilege; refused loudly without) */
 	bool quiet;                     /* no banner on stderr */
 };
 

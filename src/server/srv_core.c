@@ -4,6 +4,7 @@
  * and step; shuts down gracefully (finish the tick, flush telemetry, end
  * streams, close clients). */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,11 +218,20 @@ static uint64_t hold(struct itd_server *s, const volatile int *stop)
 int itd_server_run(struct itd_server *s, const volatile int *stop)
 {
 	/* The loop's rate is the promise; requests can wait a little.  Run
-	 * the tick thread ahead of the HTTP threads where we may (raising a
-	 * priority needs privilege; without it the loop runs as it is). */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), -5) && !s->cfg.quiet)
+	 * the tick thread ahead of the HTTP threads where we may: real-time
+	 * (SCHED_FIFO) on request, else a raised nice value.  Both need
+	 * privilege; without it the loop runs as it is.  The loop sleeps
+	 * between ticks, so a real-time loop cannot starve the machine. */
+	if (s->cfg.realtime) {
+		struct sched_param sp = {.sched_priority = 10};
+		int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+		if (e)
+			fprintf(stderr, "intentd: cannot run the tick thread real-time: %s\n",
+				strerror(e));
+	} else if (setpriority(PRIO_PROCESS, (id_t)gettid(), -5) && !s->cfg.quiet) {
 		fprintf(stderr, "intentd: note: could not raise the tick thread's priority (%s)\n",
 			strerror(errno));
+	}
 	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
 	int rc = ITD_OK;
 	while (!*stop && !rc) {

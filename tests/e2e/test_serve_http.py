@@ -151,6 +151,18 @@ def bad_listen(binary):
                 f"--listen {addr} is a precise configuration error")
 
 
+def realtime(binary):
+    srv = Server(binary, ["--realtime", "--rate", "200"], env=ENV)
+    try:
+        R.check(srv.wait_for(lambda: tick(srv) > 20, timeout=10),
+                "--realtime serves and ticks (or says why it cannot be real-time)")
+        if os.geteuid() != 0:
+            R.check("cannot run the tick thread real-time" in srv.stderr(),
+                    "without privilege --realtime says so")
+    finally:
+        srv.stop()
+
+
 def graceful(binary, workdir):
     tel = os.path.join(workdir, "graceful.jsonl")
     srv = Server(binary, ["--rate", "200", "--telemetry", tel], env=ENV)
@@ -180,6 +192,7 @@ def main():
     idle_timeout(BIN)
     tls(BIN, workdir)
     bad_listen(BIN)
+    realtime(BIN)
     graceful(BIN, workdir)
     R.finish()
 
