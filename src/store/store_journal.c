@@ -1,0 +1,524 @@
+/* store_journal.c: the journal's queue, writer thread and tickets.
+ * Appenders copy records into a preallocated byte ring and get tickets; one
+ * writer thread commits everything queued in one transaction (group commit).
+ *
+ * States of the journal (under j->lock):
+ *
+ *     open ──► HEALTHY ──commit or checkpoint fails──► FAILED
+ *                 ▲                                       │
+ *                 └───────────── reopen ◄─────────────────┘
+ *     HEALTHY/FAILED ── close ──► (drained, freed)
+ *
+ *   transition                     function
+ *   queue a record                 append()           (HEALTHY only)
+ *   commit a batch, publish        writer_main() → publish()
+ *   commit fails                   writer_main() → fail()
+ *   FAILED → HEALTHY               itd_journal_reopen()
+ *
+ * Invariants: tickets are handed out in ring order, so the writer's batch
+ * [tail, tail + used) holds exactly tickets durable+1 .. next_ticket-1;
+ * durable only grows; a ticket a failure discarded is remembered in lost[]
+ * and never reported durable, even after a reopen; the ring never grows. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store_journal_int.h"
+
+/* ------------------------------------------------------------------ ring */
+
+/* Reserve `need` bytes (a multiple of JREC_ALIGN, at most cap) for one
+ * record, under the lock.  Returns the offset, or SIZE_MAX if the ring has
+ * no contiguous room.  Skipping the ring's end to wrap counts the skipped
+ * bytes as used (a PAD header marks them when one fits). */
+static size_t ring_reserve(struct itd_journal *j, size_t need)
+{
+	if (j->used == 0)
+		j->head = j->tail = 0; /* no batch in flight: start over */
+	if (j->used == j->cap)
+		return SIZE_MAX;
+	size_t off;
+	if (j->head >= j->tail) {
+		size_t to_end = j->cap - j->head;
+		if (to_end >= need) {
+			off = j->head;
+		} else if (j->tail >= need) {
+			if (to_end >= sizeof(struct jrec_hdr)) {
+				struct jrec_hdr pad = {.size = (uint32_t)to_end, .type = JREC_PAD};
+				memcpy(j->ring + j->head, &pad, sizeof pad);
+			}
+			j->used += to_end;
+			off = 0;
+		} else {
+			return SIZE_MAX;
+		}
+	} else {
+		if (j->tail - j->head < need)
+			return SIZE_MAX;
+		off = j->head;
+	}
+	j->head = off + need == j->cap ? 0 : off + need;
+	j->used += need;
+	return off;
+}
+
+/* Copy one record into the ring and hand out its ticket.  `fixed` is the
+ * type's fixed part; a and b are its variable parts (either may be empty).
+ * With `last`, the record's `key` must exceed *last, checked and claimed
+ * under the lock so that the ring (and the database) holds keys in order. */
+static int append(struct itd_journal *j, uint32_t type, const void *fixed, size_t fixed_len,
+		  const void *a, size_t alen, const void *b, size_t blen, uint64_t *last,
+		  uint64_t key, uint64_t *ticket_out)
+{
+	*ticket_out = 0;
+	if (alen > j->cap || blen > j->cap)
+		return ITD_ELIMIT;
+	size_t need = jrec_align(sizeof(struct jrec_hdr) + fixed_len + alen + blen);
+	if (need > j->cap || need > UINT32_MAX)
+		return ITD_ELIMIT;
+	int rc = ITD_OK;
+	pthread_mutex_lock(&j->lock);
+	if (j->failed || j->closing) {
+		rc = ITD_EIO;
+		goto out;
+	}
+	if (last && key <= *last) {
+		rc = ITD_EINVAL;
+		goto out;
+	}
+	size_t off = ring_reserve(j, need);
+	if (off == SIZE_MAX) {
+		j->stats.full++;
+		rc = ITD_EFULL;
+		goto out;
+	}
+	struct jrec_hdr h = {.size = (uint32_t)need, .type = type, .ticket = j->next_ticket++};
+	uint8_t *p = j->ring + off;
+	memcpy(p, &h, sizeof h);
+	memcpy(p + sizeof h, fixed, fixed_len);
+	if (alen)
+		memcpy(p + sizeof h + fixed_len, a, alen);
+	if (blen)
+		memcpy(p + sizeof h + fixed_len + alen, b, blen);
+	if (last)
+		*last = key;
+	*ticket_out = h.ticket;
+	pthread_cond_signal(&j->work);
+out:
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+int itd_journal_input(struct itd_journal *j, const struct itd_journal_input *rec,
+		      uint64_t *ticket_out)
+{
+	*ticket_out = 0;
+	if (!rec || (rec->len && !rec->data))
+		return ITD_EINVAL;
+	size_t actor_len = rec->actor ? strlen(rec->actor) : 0;
+	if (actor_len >= UINT32_MAX)
+		return ITD_ELIMIT;
+	struct jrec_input f = {.arrival = rec->arrival, .seq = rec->seq, .wall_ms = rec->wall_ms,
+			       .kind = rec->kind,
+			       .actor_len = rec->actor ? (uint32_t)actor_len : UINT32_MAX,
+			       .len = rec->len};
+	return append(j, JREC_INPUT, &f, sizeof f, rec->actor, actor_len, rec->data, rec->len,
+		      &j->q_arrival, rec->arrival, ticket_out);
+}
+
+/* Tick records store their auto seqs as the host's u64 array, which the
+ * database keeps as a little-endian blob. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "auto_seqs blob is little-endian");
+
+int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
+		     uint64_t *ticket_out)
+{
+	*ticket_out = 0;
+	if (!rec || (rec->n_auto_seqs && !rec->auto_seqs))
+		return ITD_EINVAL;
+	struct jrec_tick f = {.tick = rec->tick, .last_arrival = rec->last_arrival,
+			      .state_hash = rec->state_hash, .tel_seq = rec->tel_seq,
+			      .n_auto = rec->n_auto_seqs};
+	return append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
+		      (size_t)rec->n_auto_seqs * sizeof(uint64_t), NULL, 0, &j->q_tick, rec->tick,
+		      ticket_out);
+}
+
+int itd_journal_snapshot(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
+			 uint64_t *ticket_out)
+{
+	*ticket_out = 0;
+	if (len && !data)
+		return ITD_EINVAL;
+	/* The checksum is computed here, outside the lock. */
+	struct jrec_snap f = {.tick = tick, .len = len,
+			      .checksum = itd_hash64(len ? data : "", len, JSNAP_SEED)};
+	return append(j, JREC_SNAPSHOT, &f, sizeof f, data, len, NULL, 0, NULL, 0, ticket_out);
+}
+
+/* ---------------------------------------------------------------- writer */
+
+/* The batch committed: make it durable for waiters and free its bytes. */
+static void publish(struct itd_journal *j, const struct jbatch *b)
+{
+	j->durable = b->last_ticket;
+	j->tail = (b->start + b->bytes) % j->cap;
+	j->used -= b->bytes;
+	if (b->last_arrival > j->d_arrival)
+		j->d_arrival = b->last_arrival;
+	if (b->last_tick > j->d_tick)
+		j->d_tick = b->last_tick;
+	j->stats.commits++;
+	j->stats.records += b->records;
+	j->stats.bytes += b->bytes;
+	if (b->records > j->stats.max_batch)
+		j->stats.max_batch = b->records;
+	j->stats.durable_ticket = j->durable;
+	pthread_cond_broadcast(&j->done);
+}
+
+/* A commit (or checkpoint) failed: everything not yet durable is lost and
+ * reported so; refuse appends until reopen.  Called by the writer, so no
+ * batch is in flight. */
+static void fail(struct itd_journal *j, const char *why)
+{
+	if (j->next_ticket - 1 > j->durable) {
+		struct jlost *l = &j->lost[j->n_lost++ % JLOST_MAX];
+		l->lo = j->durable + 1;
+		l->hi = j->next_ticket - 1;
+	}
+	j->used = j->head = j->tail = 0;
+	j->failed = true;
+	snprintf(j->why, sizeof j->why, "%s", why);
+	j->stats.failures++;
+	pthread_cond_broadcast(&j->done);
+}
+
+/* The writer thread: sleep until records are queued, take all of them,
+ * write and commit them in one transaction (one fsync), publish, and
+ * checkpoint the WAL when it has grown (after publishing, so waiters do not
+ * pay for it).  On stop it drains the queue first. */
+static void *writer_main(void *arg)
+{
+	struct itd_journal *j = arg;
+	char why[sizeof j->why];
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		while (!j->used && !j->stop)
+			pthread_cond_wait(&j->work, &j->lock);
+		if (!j->used)
+			break;
+		struct jbatch b = {.start = j->tail, .bytes = j->used,
+				   .last_ticket = j->next_ticket - 1};
+		pthread_mutex_unlock(&j->lock);
+		int rc = itd_journal_db_write(j, &b, why, sizeof why);
+		pthread_mutex_lock(&j->lock);
+		if (rc) {
+			fail(j, why);
+			continue;
+		}
+		publish(j, &b);
+		pthread_mutex_unlock(&j->lock);
+		rc = itd_journal_db_checkpoint(j, why, sizeof why);
+		pthread_mutex_lock(&j->lock);
+		if (rc)
+			fail(j, why);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+static int writer_start(struct itd_journal *j)
+{
+	j->stop = false;
+	if (pthread_create(&j->writer, NULL, writer_main, j))
+		return ITD_EINTERNAL;
+	j->writer_running = true;
+	return ITD_OK;
+}
+
+/* Ask the writer to drain and finish, and join it.  Appends are refused
+ * from now on (closing). */
+static void writer_stop(struct itd_journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->closing = true;
+	j->stop = true;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->lock);
+	if (j->writer_running)
+		pthread_join(j->writer, NULL);
+	j->writer_running = false;
+}
+
+/* ----------------------------------------------------------------- waits */
+
+static bool is_lost(const struct itd_journal *j, uint64_t ticket)
+{
+	unsigned n = j->n_lost < JLOST_MAX ? j->n_lost : JLOST_MAX;
+	for (unsigned i = 0; i < n; i++)
+		if (ticket >= j->lost[i].lo && ticket <= j->lost[i].hi)
+			return true;
+	return false;
+}
+
+int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
+{
+	struct timespec deadline;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += (time_t)(timeout_ms / 1000);
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	int rc;
+	pthread_mutex_lock(&j->lock);
+	if (ticket == 0 || ticket >= j->next_ticket) {
+		rc = ITD_EINVAL; /* never handed out */
+		goto out;
+	}
+	for (;;) {
+		if (is_lost(j, ticket)) {
+			rc = ITD_EIO;
+			break;
+		}
+		if (ticket <= j->durable) {
+			rc = ITD_OK;
+			break;
+		}
+		if (j->failed) {
+			rc = ITD_EIO;
+			break;
+		}
+		if (timeout_ms == 0) {
+			rc = ITD_EAGAIN;
+			break;
+		}
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&j->done, &j->lock);
+		} else if (pthread_cond_timedwait(&j->done, &j->lock, &deadline) == ETIMEDOUT) {
+			timeout_ms = 0; /* look once more, then give up */
+		}
+	}
+out:
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+int itd_journal_status(struct itd_journal *j, char *why, size_t cap)
+{
+	pthread_mutex_lock(&j->lock);
+	int rc = j->failed ? ITD_EIO : ITD_OK;
+	if (cap)
+		snprintf(why, cap, "%s", j->failed ? j->why : "");
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+void itd_journal_stats(struct itd_journal *j, struct itd_journal_stats *out)
+{
+	pthread_mutex_lock(&j->lock);
+	*out = j->stats;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void itd_journal_last(struct itd_journal *j, uint64_t *last_tick_out,
+		      uint64_t *last_arrival_out)
+{
+	pthread_mutex_lock(&j->lock);
+	if (last_tick_out)
+		*last_tick_out = j->d_tick;
+	if (last_arrival_out)
+		*last_arrival_out = j->d_arrival;
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* ------------------------------------------------------- open and close */
+
+/* Free everything j holds (the writer is stopped, the database closed). */
+static void journal_free(struct itd_journal *j)
+{
+	if (!j)
+		return;
+	if (j->sync_ready) {
+		pthread_cond_destroy(&j->done);
+		pthread_cond_destroy(&j->work);
+		pthread_mutex_destroy(&j->lock);
+	}
+	itd_free(j->ring);
+	itd_free(j->scenario_name);
+	itd_free(j->vfs);
+	itd_free(j->path);
+	itd_free(j->dir);
+	itd_free(j);
+}
+
+static int sync_init(struct itd_journal *j)
+{
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca))
+		return ITD_EINTERNAL;
+	int rc = ITD_EINTERNAL;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))
+		goto out;
+	if (pthread_mutex_init(&j->lock, NULL))
+		goto out;
+	if (pthread_cond_init(&j->work, &ca))
+		goto fail_lock;
+	if (pthread_cond_init(&j->done, &ca))
+		goto fail_work;
+	j->sync_ready = true;
+	rc = ITD_OK;
+	goto out;
+fail_work:
+	pthread_cond_destroy(&j->work);
+fail_lock:
+	pthread_mutex_destroy(&j->lock);
+out:
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+/* Make sure the data directory exists (creating it 0700 when allowed). */
+static int ensure_dir(const char *dir, bool create, char *err, size_t cap)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return ITD_OK;
+		snprintf(err, cap, "%s: not a directory", dir);
+		return ITD_ECONFIG;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, cap, "%s: %s", dir, strerror(errno));
+		return ITD_EIO;
+	}
+	if (!create) {
+		snprintf(err, cap, "%s: no such data directory", dir);
+		return ITD_ENOTFOUND;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(err, cap, "%s: cannot create: %s", dir, strerror(errno));
+		return ITD_EIO;
+	}
+	return ITD_OK;
+}
+
+int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **out,
+		     char *err, size_t cap)
+{
+	int rc;
+	struct itd_journal *j = NULL;
+	*out = NULL;
+	if (cap)
+		err[0] = '\0';
+	if (!cfg || !cfg->dir || !cfg->dir[0] ||
+	    (cfg->meta.scenario_len && !cfg->meta.scenario_text)) {
+		snprintf(err, cap, "journal: no data directory or bad scenario");
+		return ITD_EINVAL;
+	}
+	rc = ITD_ENOMEM;
+	j = itd_calloc(1, sizeof *j);
+	if (!j)
+		goto fail;
+	size_t dlen = strlen(cfg->dir);
+	j->dir = itd_strdup(cfg->dir);
+	j->path = itd_malloc(dlen + sizeof "/" ITD_JOURNAL_DB);
+	j->scenario_name = itd_strdup(cfg->meta.scenario_name ? cfg->meta.scenario_name
+							     : "(unnamed)");
+	if (!j->dir || !j->path || !j->scenario_name)
+		goto fail;
+	memcpy(j->path, cfg->dir, dlen);
+	memcpy(j->path + dlen, "/" ITD_JOURNAL_DB, sizeof "/" ITD_JOURNAL_DB);
+	if (cfg->vfs && !(j->vfs = itd_strdup(cfg->vfs)))
+		goto fail;
+	size_t qb = cfg->queue_bytes ? cfg->queue_bytes : ITD_JOURNAL_QUEUE_DEFAULT;
+	if (qb < 4096)
+		qb = 4096;
+	j->cap = jrec_align(qb);
+	if (!(j->ring = itd_malloc(j->cap)))
+		goto fail;
+	j->meta = cfg->meta;
+	j->meta.scenario_name = NULL;
+	j->meta.scenario_text = NULL;
+	j->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
+	j->next_ticket = 1;
+	if (cfg->meta.scenario_text) {
+		if ((rc = itd_sha256(cfg->meta.scenario_text, cfg->meta.scenario_len, j->sha))) {
+			snprintf(err, cap, "journal: SHA-256 unavailable");
+			goto fail;
+		}
+		j->have_sha = true;
+	}
+	if ((rc = ensure_dir(cfg->dir, cfg->create, err, cap)))
+		goto fail;
+	if ((rc = sync_init(j))) {
+		snprintf(err, cap, "journal: cannot initialise locks");
+		goto fail;
+	}
+	uint64_t last_tick, last_arrival;
+	if ((rc = itd_journal_db_open(j, cfg->create, &last_tick, &last_arrival, err, cap)))
+		goto fail;
+	j->d_tick = j->q_tick = last_tick;
+	j->d_arrival = j->q_arrival = last_arrival;
+	if ((rc = writer_start(j))) {
+		snprintf(err, cap, "journal: cannot start the writer thread");
+		goto fail_db;
+	}
+	*out = j;
+	return ITD_OK;
+fail_db:
+	itd_journal_db_close(j);
+fail:
+	if (rc == ITD_ENOMEM && cap && !err[0])
+		snprintf(err, cap, "journal: out of memory");
+	journal_free(j);
+	return rc;
+}
+
+int itd_journal_close(struct itd_journal *j)
+{
+	if (!j)
+		return ITD_OK;
+	writer_stop(j);
+	int rc = j->failed ? ITD_EIO : ITD_OK;
+	itd_journal_db_close(j);
+	journal_free(j);
+	return rc;
+}
+
+int itd_journal_reopen(struct itd_journal *j, char *err, size_t cap)
+{
+	if (cap)
+		err[0] = '\0';
+	writer_stop(j);
+	itd_journal_db_close(j);
+	uint64_t last_tick = 0, last_arrival = 0;
+	int rc = itd_journal_db_open(j, false, &last_tick, &last_arrival, err, cap);
+	pthread_mutex_lock(&j->lock);
+	if (rc) {
+		if (!j->failed)
+			j->stats.failures++;
+		j->failed = true;
+		snprintf(j->why, sizeof j->why, "reopen failed: %s", cap ? err : "");
+		goto out;
+	}
+	j->failed = false;
+	j->closing = false;
+	j->why[0] = '\0';
+	j->d_tick = j->q_tick = last_tick;
+	j->d_arrival = j->q_arrival = last_arrival;
+	if ((rc = writer_start(j))) {
+		j->failed = true;
+		snprintf(j->why, sizeof j->why, "reopen: cannot start the writer thread");
+		snprintf(err, cap, "%s", j->why);
+	}
+out:
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}

@@ -1,0 +1,440 @@
+/* store_journal_db.c: the journal's SQLite side: open and check the
+ * database (WAL, synchronous=FULL, integrity, meta), create the schema, and
+ * write one batch of queued records in one transaction. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_journal_int.h"
+
+/* The schema (format 1).  meta holds format_version, scenario_name,
+ * scenario_sha256, scenario_text, seed, rate and created_ms. */
+static const char schema_sql[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
+	"CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
+	" wall_ms INTEGER, actor TEXT, data BLOB);"
+	"CREATE TABLE tick(tick INTEGER PRIMARY KEY, last_arrival INTEGER,"
+	" state_hash INTEGER, tel_seq INTEGER, auto_seqs BLOB);"
+	"CREATE TABLE snapshot(tick INTEGER PRIMARY KEY, data BLOB, checksum INTEGER);";
+
+/* Past this many WAL frames the writer checkpoints after publishing. */
+#define WAL_CHECKPOINT_FRAMES 4000
+
+int itd_journal_sqlite_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return ITD_OK;
+	case SQLITE_NOMEM:
+		return ITD_ENOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return ITD_EVERIFY;
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+		return ITD_EIO;
+	default:
+		return ITD_EIO;
+	}
+}
+
+/* Record an SQLite failure in err ("PATH: what: sqlite's message") and map
+ * its code. */
+static int sq_fail(struct itd_journal *j, sqlite3 *db, int src, const char *what, char *err,
+		   size_t cap)
+{
+	snprintf(err, cap, "%s: %s: %s", j->path, what, db ? sqlite3_errmsg(db) : sqlite3_errstr(src));
+	return itd_journal_sqlite_rc(src);
+}
+
+/* Run a statement that returns no rows we need. */
+static int exec(struct itd_journal *j, sqlite3 *db, const char *sql, char *err, size_t cap)
+{
+	int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	return src == SQLITE_OK ? ITD_OK : sq_fail(j, db, src, sql, err, cap);
+}
+
+/* Run a query returning one row: its first column as text in buf. */
+static int query_text(struct itd_journal *j, sqlite3 *db, const char *sql, char *buf,
+		      size_t bufcap, char *err, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(st);
+	int rc = ITD_OK;
+	if (src == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(buf, bufcap, "%s", t ? (const char *)t : "");
+	} else if (src == SQLITE_DONE) {
+		buf[0] = '\0';
+	} else {
+		rc = sq_fail(j, db, src, sql, err, cap);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* PRAGMA quick_check: the first row is "ok" on a sound database. */
+static int integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+{
+	char res[200];
+	int rc = query_text(j, db, "PRAGMA quick_check", res, sizeof res, err, cap);
+	if (rc)
+		return rc;
+	if (strcmp(res, "ok")) {
+		for (char *c = res; *c; c++)
+			if (*c == '\n')
+				*c = ' '; /* one line for logs */
+		snprintf(err, cap, "%s: database corrupt (integrity check: %s)", j->path, res);
+		return ITD_EVERIFY;
+	}
+	return ITD_OK;
+}
+
+/* Insert one meta row. */
+static int meta_put(sqlite3_stmt *st, const char *key, int type, const void *v, size_t len,
+		    int64_t i, double d)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (type == SQLITE_INTEGER)
+		sqlite3_bind_int64(st, 2, i);
+	else if (type == SQLITE_FLOAT)
+		sqlite3_bind_double(st, 2, d);
+	else if (type == SQLITE_TEXT)
+		sqlite3_bind_text(st, 2, v, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob64(st, 2, len ? v : "", len, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(st);
+}
+
+/* A new database: the schema and this run's meta, in one transaction. */
+static int create_schema(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = exec(j, db, "BEGIN IMMEDIATE", err, cap);
+	if (rc)
+		return rc;
+	if ((rc = exec(j, db, schema_sql, err, cap)))
+		goto fail;
+	int src = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
+				     NULL);
+	const struct itd_journal_meta *m = &j->meta;
+	const char *name = j->scenario_name;
+	if (src == SQLITE_OK)
+		src = meta_put(st, "format_version", SQLITE_INTEGER, NULL, 0, ITD_JOURNAL_FORMAT, 0);
+	if (src == SQLITE_OK)
+		src = meta_put(st, "scenario_name", SQLITE_TEXT, name, strlen(name), 0, 0);
+	if (src == SQLITE_OK && j->have_sha)
+		src = meta_put(st, "scenario_sha256", SQLITE_BLOB, j->sha, sizeof j->sha, 0, 0);
+	if (src == SQLITE_OK && m->scenario_text)
+		src = meta_put(st, "scenario_text", SQLITE_BLOB, m->scenario_text, m->scenario_len,
+			       0, 0);
+	if (src == SQLITE_OK)
+		src = meta_put(st, "seed", SQLITE_INTEGER, NULL, 0, (int64_t)m->seed, 0);
+	if (src == SQLITE_OK)
+		src = meta_put(st, "rate", SQLITE_FLOAT, NULL, 0, 0, m->rate);
+	if (src == SQLITE_OK)
+		src = meta_put(st, "created_ms", SQLITE_INTEGER, NULL, 0, itd_clock_wall_ms(), 0);
+	if (src != SQLITE_OK) {
+		rc = sq_fail(j, db, src, "writing meta", err, cap);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = exec(j, db, "COMMIT", err, cap)))
+		goto fail;
+	return ITD_OK;
+fail:
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* An existing database: its format and scenario must be ours. */
+static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t format = -1;
+	char name[128] = "(unnamed)";
+	uint8_t sha[ITD_SHA256_LEN];
+	bool have_sha = false;
+	int src = sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, NULL);
+	while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if (!key)
+			continue;
+		if (!strcmp(key, "format_version")) {
+			format = sqlite3_column_int64(st, 1);
+		} else if (!strcmp(key, "scenario_name")) {
+			const unsigned char *t = sqlite3_column_text(st, 1);
+			snprintf(name, sizeof name, "%s", t ? (const char *)t : "(unnamed)");
+		} else if (!strcmp(key, "scenario_sha256")) {
+			const void *b = sqlite3_column_blob(st, 1);
+			if (b && sqlite3_column_bytes(st, 1) == ITD_SHA256_LEN) {
+				memcpy(sha, b, sizeof sha);
+				have_sha = true;
+			}
+		}
+		src = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (src != SQLITE_DONE)
+		return sq_fail(j, db, src, "reading meta", err, cap);
+	if (format != ITD_JOURNAL_FORMAT) {
+		snprintf(err, cap, "%s: journal format %" PRId64 ", this build reads format %d",
+			 j->path, format, ITD_JOURNAL_FORMAT);
+		return ITD_ECONFIG;
+	}
+	if (j->have_sha && (!have_sha || memcmp(sha, j->sha, sizeof sha))) {
+		snprintf(err, cap,
+			 "%s holds a journal of scenario '%s', not of scenario '%s' "
+			 "(SHA-256 differs); use another data directory",
+			 j->dir, name, j->scenario_name);
+		return ITD_ECONFIG;
+	}
+	return ITD_OK;
+}
+
+/* The highest key of a table (0 when empty). */
+static int max_key(struct itd_journal *j, sqlite3 *db, const char *sql, uint64_t *out,
+		   char *err, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	*out = 0;
+	int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		src = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return src == SQLITE_OK ? ITD_OK : sq_fail(j, db, src, "reading the last record", err, cap);
+}
+
+/* The WAL hook: remember the WAL's size for the writer's checkpoint. */
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct itd_journal *)ctx)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static int prepare(struct itd_journal *j, const char *sql, sqlite3_stmt **st, char *err,
+		   size_t cap)
+{
+	int src = sqlite3_prepare_v3(j->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+	return src == SQLITE_OK ? ITD_OK : sq_fail(j, j->db, src, sql, err, cap);
+}
+
+int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_out,
+			uint64_t *last_arrival_out, char *err, size_t cap)
+{
+	*last_tick_out = *last_arrival_out = 0;
+	struct stat st;
+	bool exists = stat(j->path, &st) == 0;
+	if (!exists && !create) {
+		snprintf(err, cap, "%s: no journal here", j->path);
+		return ITD_ENOTFOUND;
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	int src = sqlite3_open_v2(j->path, &j->db, flags, j->vfs);
+	int rc;
+	if (src != SQLITE_OK) {
+		rc = sq_fail(j, j->db, src, "open", err, cap);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(j->db, 1);
+	sqlite3_busy_timeout(j->db, j->busy_ms);
+	if ((rc = integrity(j, j->db, err, cap)))
+		goto fail;
+	char mode[32];
+	if ((rc = query_text(j, j->db, "PRAGMA journal_mode=WAL", mode, sizeof mode, err, cap)))
+		goto fail;
+	if (strcmp(mode, "wal")) {
+		snprintf(err, cap, "%s: cannot use WAL mode (journal_mode is %s)", j->path, mode);
+		rc = ITD_EIO;
+		goto fail;
+	}
+	if ((rc = exec(j, j->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", err, cap)))
+		goto fail;
+	char have[24], objects[24];
+	if ((rc = query_text(j, j->db,
+			     "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'", have,
+			     sizeof have, err, cap)) ||
+	    (rc = query_text(j, j->db, "SELECT count(*) FROM sqlite_master", objects,
+			     sizeof objects, err, cap)))
+		goto fail;
+	if (!have[0]) {
+		/* Only an empty database becomes a journal. */
+		if (strcmp(objects, "0") || !create) {
+			snprintf(err, cap, "%s: not an intentd journal (no meta table)", j->path);
+			rc = ITD_EVERIFY;
+			goto fail;
+		}
+		if ((rc = create_schema(j, j->db, err, cap)))
+			goto fail;
+	} else if ((rc = check_meta(j, j->db, err, cap))) {
+		goto fail;
+	}
+	if ((rc = max_key(j, j->db, "SELECT max(tick) FROM tick", last_tick_out, err, cap)) ||
+	    (rc = max_key(j, j->db, "SELECT max(arrival) FROM input", last_arrival_out, err, cap)))
+		goto fail;
+	if ((rc = prepare(j, "INSERT INTO input(arrival, kind, seq, wall_ms, actor, data)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &j->st_input, err, cap)) ||
+	    (rc = prepare(j, "INSERT INTO tick(tick, last_arrival, state_hash, tel_seq, auto_seqs)"
+			     " VALUES(?1, ?2, ?3, ?4, ?5)", &j->st_tick, err, cap)) ||
+	    (rc = prepare(j, "INSERT OR REPLACE INTO snapshot(tick, data, checksum)"
+			     " VALUES(?1, ?2, ?3)", &j->st_snap, err, cap)) ||
+	    (rc = prepare(j, "BEGIN", &j->st_begin, err, cap)) ||
+	    (rc = prepare(j, "COMMIT", &j->st_commit, err, cap)) ||
+	    (rc = prepare(j, "ROLLBACK", &j->st_rollback, err, cap)))
+		goto fail;
+	/* The hook replaces SQLite's automatic checkpoint, which would run
+	 * inside COMMIT and delay every waiter of that batch. */
+	sqlite3_wal_hook(j->db, wal_hook, j);
+	j->wal_frames = 0;
+	return ITD_OK;
+fail:
+	*last_tick_out = *last_arrival_out = 0;
+	itd_journal_db_close(j);
+	return rc;
+}
+
+void itd_journal_db_close(struct itd_journal *j)
+{
+	sqlite3_stmt **sts[] = {&j->st_input, &j->st_tick,   &j->st_snap,
+				&j->st_begin, &j->st_commit, &j->st_rollback};
+	for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
+		sqlite3_finalize(*sts[i]);
+		*sts[i] = NULL;
+	}
+	if (j->db)
+		sqlite3_close(j->db);
+	j->db = NULL;
+}
+
+/* Step a prepared statement to completion and reset it. */
+static int step(sqlite3_stmt *st)
+{
+	int src = sqlite3_step(st);
+	sqlite3_reset(st);
+	return src == SQLITE_DONE || src == SQLITE_ROW ? SQLITE_OK : src;
+}
+
+/* Insert one record (at p in the ring) with its prepared statement; the
+ * bound bytes stay in the ring until the batch is published. */
+static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const uint8_t *p,
+			struct jbatch *b)
+{
+	const uint8_t *v = p + sizeof *h;
+	sqlite3_stmt *st;
+	if (h->type == JREC_INPUT) {
+		struct jrec_input f;
+		memcpy(&f, v, sizeof f);
+		v += sizeof f;
+		size_t alen = f.actor_len == UINT32_MAX ? 0 : f.actor_len;
+		st = j->st_input;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)f.arrival);
+		sqlite3_bind_int64(st, 2, f.kind);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.seq);
+		sqlite3_bind_int64(st, 4, f.wall_ms);
+		if (f.actor_len == UINT32_MAX)
+			sqlite3_bind_null(st, 5);
+		else
+			sqlite3_bind_text64(st, 5, alen ? (const char *)v : "", alen, SQLITE_STATIC,
+					    SQLITE_UTF8);
+		sqlite3_bind_blob64(st, 6, f.len ? v + alen : (const void *)"", f.len,
+				    SQLITE_STATIC);
+		if (f.arrival > b->last_arrival)
+			b->last_arrival = f.arrival;
+	} else if (h->type == JREC_TICK) {
+		struct jrec_tick f;
+		memcpy(&f, v, sizeof f);
+		v += sizeof f;
+		st = j->st_tick;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)f.tick);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)f.last_arrival);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.state_hash);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)f.tel_seq);
+		sqlite3_bind_blob64(st, 5, f.n_auto ? (const void *)v : "", f.n_auto * 8,
+				    SQLITE_STATIC);
+		if (f.tick > b->last_tick)
+			b->last_tick = f.tick;
+	} else {
+		struct jrec_snap f;
+		memcpy(&f, v, sizeof f);
+		v += sizeof f;
+		st = j->st_snap;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)f.tick);
+		sqlite3_bind_blob64(st, 2, f.len ? (const void *)v : "", f.len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.checksum);
+	}
+	b->records++;
+	return step(st);
+}
+
+int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, size_t cap)
+{
+	b->records = b->last_arrival = b->last_tick = 0;
+	const char *what = "begin";
+	int src = step(j->st_begin);
+	size_t pos = b->start, left = b->bytes;
+	what = "insert";
+	while (src == SQLITE_OK && left) {
+		size_t to_end = j->cap - pos;
+		struct jrec_hdr h;
+		if (to_end < sizeof h) {
+			left -= to_end; /* implied gap at the ring's end */
+			pos = 0;
+			continue;
+		}
+		memcpy(&h, j->ring + pos, sizeof h);
+		if (h.type != JREC_PAD)
+			src = write_record(j, &h, j->ring + pos, b);
+		left -= h.size;
+		pos = h.type == JREC_PAD || pos + h.size == j->cap ? 0 : pos + h.size;
+	}
+	if (src == SQLITE_OK) {
+		what = "commit";
+		src = step(j->st_commit);
+	}
+	if (src == SQLITE_OK)
+		return ITD_OK;
+	int rc = sq_fail(j, j->db, src, what, err, cap);
+	if (!sqlite3_get_autocommit(j->db))
+		step(j->st_rollback);
+	return rc == ITD_OK ? ITD_EIO : rc;
+}
+
+int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap)
+{
+	if (j->wal_frames < WAL_CHECKPOINT_FRAMES)
+		return ITD_OK;
+	int src = sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (src == SQLITE_OK || (src & 0xff) == SQLITE_BUSY || (src & 0xff) == SQLITE_LOCKED) {
+		j->wal_frames = 0;
+		return ITD_OK;
+	}
+	return sq_fail(j, j->db, src, "checkpoint", err, cap);
+}
+
+int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out)
+{
+	*out = NULL;
+	sqlite3 *db = NULL;
+	int src = sqlite3_open_v2(j->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, j->vfs);
+	if (src == SQLITE_OK) {
+		sqlite3_extended_result_codes(db, 1);
+		sqlite3_busy_timeout(db, j->busy_ms);
+		*out = db;
+		return ITD_OK;
+	}
+	sqlite3_close(db);
+	return itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
+}

@@ -1,0 +1,144 @@
+/* store_journal_int.h: the journal's private state and record framing,
+ * shared by store_journal.c (queue, writer, tickets), store_journal_db.c
+ * (SQLite: open, schema, batch write) and store_journal_read.c (readers). */
+#ifndef ITD_STORE_JOURNAL_INT_H
+#define ITD_STORE_JOURNAL_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store_journal.h"
+
+/* Records sit in the byte ring back to back, each starting with a header
+ * and padded to JREC_ALIGN.  A header that would not fit before the end of
+ * the ring is implied: the reader skips to offset 0 when fewer than
+ * sizeof(struct jrec_hdr) bytes remain, or at a JREC_PAD record. */
+#define JREC_ALIGN 8u
+
+enum jrec_type {
+	JREC_PAD = 1,                      /* skip to the ring's start */
+	JREC_INPUT,                        /* struct jrec_input + actor + data */
+	JREC_TICK,                         /* struct jrec_tick + n_auto u64 LE */
+	JREC_SNAPSHOT,                     /* struct jrec_snap + data */
+};
+
+struct jrec_hdr {
+	uint32_t size;                     /* whole record, header and padding included */
+	uint32_t type;                     /* enum jrec_type */
+	uint64_t ticket;                   /* its ticket (0 for PAD) */
+};
+
+struct jrec_input {
+	uint64_t arrival;                  /* arrival number */
+	uint64_t seq;                      /* reserved seq or 0 */
+	int64_t wall_ms;                   /* wall time */
+	uint32_t kind;                     /* input kind */
+	uint32_t actor_len;                /* actor bytes that follow (UINT32_MAX: NULL actor) */
+	uint64_t len;                      /* data bytes after the actor */
+};
+
+struct jrec_tick {
+	uint64_t tick;                     /* tick number */
+	uint64_t last_arrival;             /* last arrival applied */
+	uint64_t state_hash;               /* state hash */
+	uint64_t tel_seq;                  /* telemetry seq */
+	uint64_t n_auto;                   /* u64 LE seqs that follow */
+};
+
+struct jrec_snap {
+	uint64_t tick;                     /* tick of the snapshot */
+	uint64_t len;                      /* data bytes that follow */
+	uint64_t checksum;                 /* itd_hash64(data, len, JSNAP_SEED) */
+};
+
+/* Seed of the snapshot checksum ("itd-snap"). */
+#define JSNAP_SEED UINT64_C(0x697464736e617000)
+
+/* A range of tickets a failure discarded: waiting on one reports ITD_EIO
+ * even after a reopen has made later tickets durable. */
+struct jlost {
+	uint64_t lo, hi;                   /* inclusive range */
+};
+#define JLOST_MAX 16
+
+/* What one commit carried, for publishing. */
+struct jbatch {
+	size_t start;                      /* ring offset of its first byte */
+	size_t bytes;                      /* ring bytes it spans (padding included) */
+	uint64_t last_ticket;              /* its last ticket */
+	uint64_t records;                  /* records in it */
+	uint64_t last_arrival;             /* highest arrival in it (0: none) */
+	uint64_t last_tick;                /* highest tick in it (0: none) */
+};
+
+struct itd_journal {
+	char *dir;                         /* data directory */
+	char *path;                        /* DIR/intentd.db */
+	char *vfs;                         /* SQLite VFS name, or NULL */
+	char *scenario_name;               /* for mismatch messages */
+	uint8_t sha[ITD_SHA256_LEN];       /* scenario SHA-256 */
+	bool have_sha;                     /* sha is set (meta check wanted) */
+	struct itd_journal_meta meta;      /* seed and rate (pointers unused after open) */
+	int busy_ms;                       /* busy timeout */
+
+	/* Owned by whoever runs the writer loop (the writer thread, or open
+	 * and reopen while no writer runs). */
+	sqlite3 *db;                       /* the writing connection */
+	sqlite3_stmt *st_input;            /* INSERT INTO input */
+	sqlite3_stmt *st_tick;             /* INSERT INTO tick */
+	sqlite3_stmt *st_snap;             /* INSERT OR REPLACE INTO snapshot */
+	sqlite3_stmt *st_begin;            /* BEGIN */
+	sqlite3_stmt *st_commit;           /* COMMIT */
+	sqlite3_stmt *st_rollback;         /* ROLLBACK */
+	int wal_frames;                    /* WAL size after the last commit (wal hook) */
+
+	pthread_t writer;                  /* the writer thread */
+	bool writer_running;               /* writer was started and not joined */
+
+	pthread_mutex_t lock;              /* guards everything below */
+	pthread_cond_t work;               /* writer: records queued, or stop */
+	pthread_cond_t done;               /* waiters: durable or failed moved */
+	uint8_t *ring;                     /* the queue: cap bytes, allocated at open */
+	size_t cap;                        /* ring size (multiple of JREC_ALIGN) */
+	size_t head;                       /* next write offset */
+	size_t tail;                       /* oldest uncommitted byte */
+	size_t used;                       /* bytes between tail and head, gaps included */
+	uint64_t next_ticket;              /* the next ticket handed out */
+	uint64_t durable;                  /* highest durable ticket */
+	uint64_t q_arrival, q_tick;        /* last arrival / tick appended */
+	uint64_t d_arrival, d_tick;        /* last arrival / tick durable */
+	bool stop;                         /* close or reopen asked the writer to finish */
+	bool closing;                      /* close or reopen under way: refuse appends */
+	bool sync_ready;                   /* lock and condvars initialised */
+	bool failed;                       /* a commit failed: refuse until reopen */
+	char why[256];                     /* why it failed */
+	struct jlost lost[JLOST_MAX];      /* most recent discarded ticket ranges */
+	unsigned n_lost;                   /* ranges ever recorded (index mod JLOST_MAX) */
+	struct itd_journal_stats stats;    /* counters */
+};
+
+/* store_journal_db.c.  All return ITD_* codes and write a message to err. */
+/* Open j->path on j->db (creating schema and meta when new and `create`),
+ * check it, prepare the statements and report the last durable tick and
+ * arrival.  On error everything it opened is closed again. */
+int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_out,
+			uint64_t *last_arrival_out, char *err, size_t cap);
+/* Finalize the statements and close j->db (NULL-safe). */
+void itd_journal_db_close(struct itd_journal *j);
+/* Write the batch's records (in the ring) in one transaction and commit;
+ * fills in b->records, b->last_arrival and b->last_tick. */
+int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, size_t cap);
+/* Checkpoint the WAL if it has grown; SQLITE_BUSY is not an error. */
+int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap);
+/* Open a read-only connection on j's database. */
+int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out);
+/* An SQLite result code as an ITD_* code. */
+int itd_journal_sqlite_rc(int rc);
+
+/* Round n up to the record alignment. */
+static inline size_t jrec_align(size_t n)
+{
+	return (n + JREC_ALIGN - 1) & ~(size_t)(JREC_ALIGN - 1);
+}
+
+#endif

@@ -1,0 +1,166 @@
+/* store_journal_read.c: reading the journal back for recovery and replay:
+ * inputs and ticks in order, and the newest snapshot that verifies.  Each
+ * call uses its own read-only connection, so it may run beside the writer. */
+#include <string.h>
+
+#include "store_journal_int.h"
+
+/* Prepare `sql` on a fresh reader with ?1 bound to `after`. */
+static int reader_query(struct itd_journal *j, const char *sql, uint64_t after, sqlite3 **db_out,
+			sqlite3_stmt **st_out)
+{
+	*st_out = NULL;
+	int rc = itd_journal_db_reader(j, db_out);
+	if (rc)
+		return rc;
+	int src = sqlite3_prepare_v2(*db_out, sql, -1, st_out, NULL);
+	if (src != SQLITE_OK) {
+		sqlite3_close(*db_out);
+		*db_out = NULL;
+		return itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
+	}
+	sqlite3_bind_int64(*st_out, 1, (sqlite3_int64)after);
+	return ITD_OK;
+}
+
+/* The end of a walk: SQLITE_DONE is success. */
+static int walk_rc(int src)
+{
+	if (src == SQLITE_DONE)
+		return ITD_OK;
+	int rc = itd_journal_sqlite_rc(src);
+	return rc ? rc : ITD_EIO;
+}
+
+int itd_journal_read_inputs(struct itd_journal *j, uint64_t after_arrival,
+			    itd_journal_input_fn fn, void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = reader_query(j,
+			      "SELECT arrival, kind, seq, wall_ms, actor, data FROM input"
+			      " WHERE arrival > ?1 ORDER BY arrival",
+			      after_arrival, &db, &st);
+	if (rc)
+		return rc;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct itd_journal_input rec = {
+			.arrival = (uint64_t)sqlite3_column_int64(st, 0),
+			.kind = (uint32_t)sqlite3_column_int64(st, 1),
+			.seq = (uint64_t)sqlite3_column_int64(st, 2),
+			.wall_ms = sqlite3_column_int64(st, 3),
+			.actor = (const char *)sqlite3_column_text(st, 4),
+			.data = sqlite3_column_blob(st, 5),
+		};
+		rec.len = (size_t)sqlite3_column_bytes(st, 5);
+		if ((rc = fn(ctx, &rec)))
+			goto out;
+	}
+	rc = walk_rc(src);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick, itd_journal_tick_fn fn,
+			   void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t *seqs = NULL;
+	size_t seqs_cap = 0;
+	int rc = reader_query(j,
+			      "SELECT tick, last_arrival, state_hash, tel_seq, auto_seqs FROM tick"
+			      " WHERE tick > ?1 ORDER BY tick",
+			      after_tick, &db, &st);
+	if (rc)
+		return rc;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct itd_journal_tick rec = {
+			.tick = (uint64_t)sqlite3_column_int64(st, 0),
+			.last_arrival = (uint64_t)sqlite3_column_int64(st, 1),
+			.state_hash = (uint64_t)sqlite3_column_int64(st, 2),
+			.tel_seq = (uint64_t)sqlite3_column_int64(st, 3),
+		};
+		const void *blob = sqlite3_column_blob(st, 4);
+		size_t n = (size_t)sqlite3_column_bytes(st, 4);
+		if (n % sizeof(uint64_t)) {
+			rc = ITD_EVERIFY; /* not a seq array: the row is damaged */
+			goto out;
+		}
+		n /= sizeof(uint64_t);
+		if (n > seqs_cap) {
+			/* A copy keeps the seqs aligned; it grows to the largest
+			 * tick's list and is reused. */
+			uint64_t *grown = itd_realloc(seqs, n * sizeof *seqs);
+			if (!grown) {
+				rc = ITD_ENOMEM;
+				goto out;
+			}
+			seqs = grown;
+			seqs_cap = n;
+		}
+		if (n)
+			memcpy(seqs, blob, n * sizeof *seqs);
+		rec.auto_seqs = n ? seqs : NULL;
+		rec.n_auto_seqs = (uint32_t)n;
+		if ((rc = fn(ctx, &rec)))
+			goto out;
+	}
+	rc = walk_rc(src);
+out:
+	itd_free(seqs);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
+				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	*tick_out = 0;
+	*data_out = NULL;
+	*len_out = 0;
+	int rc = reader_query(j,
+			      "SELECT tick, data, checksum FROM snapshot WHERE tick > ?1"
+			      " ORDER BY tick DESC",
+			      0, &db, &st);
+	if (rc)
+		return rc;
+	int src;
+	rc = ITD_ENOTFOUND;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t tick = (uint64_t)sqlite3_column_int64(st, 0);
+		const void *data = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		uint64_t sum = (uint64_t)sqlite3_column_int64(st, 2);
+		if (itd_hash64(len ? data : "", len, JSNAP_SEED) != sum) {
+			if (corrupt)
+				corrupt(ctx, tick, "checksum mismatch");
+			continue;
+		}
+		void *copy = NULL;
+		if (len) {
+			if (!(copy = itd_malloc(len))) {
+				rc = ITD_ENOMEM;
+				break;
+			}
+			memcpy(copy, data, len);
+		}
+		*tick_out = tick;
+		*data_out = copy;
+		*len_out = len;
+		rc = ITD_OK;
+		break;
+	}
+	if (rc == ITD_ENOTFOUND && src != SQLITE_DONE)
+		rc = walk_rc(src);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
