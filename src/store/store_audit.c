@@ -1,0 +1,335 @@
+/* store_audit.c: the audit chain's canonical encoding and hash, the chain
+ * writer, and the `audit` table's schema and inserts.  Verification and the
+ * tail restore live in store_audit_verify.c, keys and checkpoints in
+ * store_audit_sign.c; the byte layout is documented in store_audit.h. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store_audit.h"
+
+static const char format_tag[16] = "intentd.audit.v1"; /* exactly 16, no NUL */
+
+static const char *const fault_names[] = {
+	[ITD_AUDIT_INTACT] = "intact",
+	[ITD_AUDIT_HASH_MISMATCH] = "hash_mismatch",
+	[ITD_AUDIT_PREV_MISMATCH] = "prev_mismatch",
+	[ITD_AUDIT_MISSING] = "missing",
+	[ITD_AUDIT_TRUNCATED] = "truncated",
+	[ITD_AUDIT_ORDER] = "order",
+	[ITD_AUDIT_MALFORMED] = "malformed",
+	[ITD_AUDIT_BAD_SIGNATURE] = "bad_signature",
+	[ITD_AUDIT_BAD_CHECKPOINT] = "bad_checkpoint",
+	[ITD_AUDIT_NO_CHECKPOINT] = "no_checkpoint",
+	[ITD_AUDIT_HEAD_MISMATCH] = "head_mismatch",
+};
+
+const char *itd_audit_fault_name(enum itd_audit_fault f)
+{
+	if ((unsigned)f >= sizeof fault_names / sizeof fault_names[0])
+		return "?";
+	return fault_names[f];
+}
+
+/* Map a SQLite result code to ours: the store's callers only need to know
+ * memory, contention, a duplicate, or "the disk/file failed". */
+static int sql_err(int src)
+{
+	if (src == SQLITE_IOERR_NOMEM)
+		return ITD_ENOMEM;
+	switch (src & 0xff) {
+	case SQLITE_NOMEM:
+		return ITD_ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ITD_EAGAIN;
+	case SQLITE_CONSTRAINT:
+		return ITD_EEXISTS;
+	default:
+		return ITD_EIO;
+	}
+}
+
+/* ---------------------------------------------------------- encoding */
+
+/* Where encoded bytes go: a SHA-256 stream, or a bounded buffer. */
+struct sink {
+	crypto_hash_sha256_state *sha; /* hash the bytes, or NULL */
+	uint8_t *buf;                  /* or copy them here */
+	size_t cap;                    /* buf's size */
+	size_t len;                    /* bytes emitted so far */
+};
+
+static void put(struct sink *s, const void *p, size_t n)
+{
+	if (s->sha) {
+		crypto_hash_sha256_update(s->sha, p, n);
+	} else if (n && s->len + n <= s->cap) {
+		memcpy(s->buf + s->len, p, n);
+	}
+	s->len += n;
+}
+
+static void put_u64(struct sink *s, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(s, b, sizeof b);
+}
+
+static void put_field(struct sink *s, const void *p, size_t n)
+{
+	put_u64(s, n);
+	put(s, p, n);
+}
+
+static void put_int(struct sink *s, uint64_t v)
+{
+	put_u64(s, 8);
+	put_u64(s, v);
+}
+
+/* Check an entry against the limits; the lengths of its texts go out. */
+static int check(const struct itd_audit_entry *e, size_t len[3])
+{
+	const char *t[3] = {e->kind, e->subject ? e->subject : "", e->actor ? e->actor : ""};
+	if (!e->kind || (!e->data && e->data_len))
+		return ITD_EINVAL;
+	for (int i = 0; i < 3; i++) {
+		len[i] = strnlen(t[i], ITD_AUDIT_MAX_TEXT + 1);
+		if (len[i] > ITD_AUDIT_MAX_TEXT)
+			return ITD_ELIMIT;
+	}
+	if (e->data_len > ITD_AUDIT_MAX_DATA)
+		return ITD_ELIMIT;
+	return ITD_OK;
+}
+
+/* The nine fields of store_audit.h's table, in order. */
+static void emit(struct sink *s, const struct itd_audit_entry *e, const size_t len[3])
+{
+	put_field(s, format_tag, sizeof format_tag);
+	put_int(s, e->index);
+	put_int(s, e->tick);
+	put_int(s, (uint64_t)e->time_ms);
+	put_field(s, e->kind, len[0]);
+	put_field(s, e->subject ? e->subject : "", len[1]);
+	put_field(s, e->actor ? e->actor : "", len[2]);
+	put_field(s, e->data ? (const void *)e->data : "", e->data_len);
+	put_field(s, e->prev_hash, ITD_AUDIT_HASH_LEN);
+}
+
+int itd_audit_encode(const struct itd_audit_entry *e, uint8_t *buf, size_t cap, size_t *len_out)
+{
+	size_t len[3];
+	*len_out = 0;
+	int rc = check(e, len);
+	if (rc)
+		return rc;
+	struct sink s = {.buf = buf, .cap = buf ? cap : 0};
+	emit(&s, e, len);
+	if (s.len > s.cap)
+		return ITD_EFULL;
+	*len_out = s.len;
+	return ITD_OK;
+}
+
+int itd_audit_hash(const struct itd_audit_entry *e, uint8_t out[ITD_AUDIT_HASH_LEN])
+{
+	size_t len[3];
+	memset(out, 0, ITD_AUDIT_HASH_LEN);
+	int rc = check(e, len);
+	if (rc)
+		return rc;
+	if (sodium_init() < 0)
+		return ITD_EINTERNAL;
+	crypto_hash_sha256_state sha;
+	struct sink s = {.sha = &sha};
+	crypto_hash_sha256_init(&sha);
+	emit(&s, e, len);
+	crypto_hash_sha256_final(&sha, out);
+	return ITD_OK;
+}
+
+/* ------------------------------------------------------------- chain */
+
+void itd_audit_chain_init(struct itd_audit_chain *c)
+{
+	memset(c, 0, sizeof *c);
+}
+
+void itd_audit_chain_fini(struct itd_audit_chain *c)
+{
+	sodium_memzero(c, sizeof *c);
+}
+
+int itd_audit_chain_set_signer(struct itd_audit_chain *c, const uint8_t sk[ITD_AUDIT_SK_LEN],
+			       uint64_t every)
+{
+	if (every == 0)
+		return ITD_EINVAL;
+	memcpy(c->sk, sk, ITD_AUDIT_SK_LEN);
+	c->checkpoint_every = every;
+	c->signing = true;
+	return ITD_OK;
+}
+
+bool itd_audit_checkpoint_due(const struct itd_audit_chain *c)
+{
+	return c->signing && !c->broken && (c->index + 1) % (c->checkpoint_every + 1) == 0;
+}
+
+int itd_audit_append(struct itd_audit_chain *c, const struct itd_audit_entry *in,
+		     struct itd_audit_entry *out)
+{
+	int rc = ITD_ESTATE;
+	struct itd_audit_entry e;
+	if (c->broken)
+		goto fail;
+	rc = ITD_EINVAL;
+	if (!in->kind || strcmp(in->kind, ITD_AUDIT_CHECKPOINT_KIND) == 0)
+		goto fail;
+	rc = ITD_ERANGE;
+	if (c->index >= (uint64_t)INT64_MAX)
+		goto fail;
+	e = *in;
+	e.index = c->index + 1;
+	memcpy(e.prev_hash, c->hash, ITD_AUDIT_HASH_LEN);
+	rc = itd_audit_hash(&e, e.hash);
+	if (rc)
+		goto fail;
+	c->index = e.index;
+	memcpy(c->hash, e.hash, ITD_AUDIT_HASH_LEN);
+	*out = e;
+	return ITD_OK;
+fail:
+	memset(out, 0, sizeof *out);
+	return rc;
+}
+
+/* ------------------------------------------------------------ storage */
+
+int itd_audit_schema(sqlite3 *db)
+{
+	static const char sql[] =
+		"CREATE TABLE IF NOT EXISTS audit("
+		"idx INTEGER PRIMARY KEY, tick INTEGER NOT NULL, time_ms INTEGER NOT NULL, "
+		"kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, "
+		"data BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL)";
+	int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	return src == SQLITE_OK ? ITD_OK : sql_err(src);
+}
+
+int itd_audit_store_open(sqlite3 *db, struct itd_audit_store *st)
+{
+	static const char sql[] =
+		"INSERT INTO audit(idx, tick, time_ms, kind, subject, actor, data, prev_hash, hash) "
+		"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	memset(st, 0, sizeof *st);
+	sqlite3_stmt *ins = NULL;
+	int src = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins, NULL);
+	if (src != SQLITE_OK)
+		goto fail;
+	st->db = db;
+	st->insert = ins;
+	return ITD_OK;
+fail:
+	sqlite3_finalize(ins);
+	return sql_err(src);
+}
+
+void itd_audit_store_close(struct itd_audit_store *st)
+{
+	sqlite3_finalize(st->insert);
+	memset(st, 0, sizeof *st);
+}
+
+int itd_audit_insert(struct itd_audit_store *st, const struct itd_audit_entry *e)
+{
+	size_t len[3];
+	int rc = check(e, len);
+	if (rc)
+		return rc;
+	if (e->index == 0 || e->index > (uint64_t)INT64_MAX || e->tick > (uint64_t)INT64_MAX)
+		return ITD_EINVAL;
+	sqlite3_stmt *s = st->insert;
+	/* The texts and data are bound SQLITE_STATIC: they are borrowed only
+	 * until the step below.  A zero-length payload is bound as an empty
+	 * BLOB (a NULL pointer would bind SQL NULL). */
+	int src = sqlite3_bind_int64(s, 1, (sqlite3_int64)e->index);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 2, (sqlite3_int64)e->tick);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(s, 3, e->time_ms);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 4, e->kind, (int)len[0], SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 5, e->subject ? e->subject : "", (int)len[1],
+					SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_text(s, 6, e->actor ? e->actor : "", (int)len[2], SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob(s, 7, e->data ? (const void *)e->data : "",
+					(int)e->data_len, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob(s, 8, e->prev_hash, ITD_AUDIT_HASH_LEN, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_blob(s, 9, e->hash, ITD_AUDIT_HASH_LEN, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(s);
+	rc = src == SQLITE_DONE ? ITD_OK : sql_err(src);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+/* Append and insert a checkpoint if one is due, moving c past it. */
+static int checkpoint_if_due(struct itd_audit_store *st, struct itd_audit_chain *c,
+			     uint64_t tick, int64_t time_ms)
+{
+	if (!itd_audit_checkpoint_due(c))
+		return ITD_OK;
+	struct itd_audit_chain next = *c;
+	struct itd_audit_entry cp;
+	int rc = itd_audit_checkpoint(&next, tick, time_ms, &cp);
+	if (rc == ITD_OK)
+		rc = itd_audit_insert(st, &cp);
+	if (rc == ITD_OK)
+		*c = next;
+	sodium_memzero(&next, sizeof next);
+	return rc;
+}
+
+int itd_audit_record(struct itd_audit_store *st, struct itd_audit_chain *c,
+		     const struct itd_audit_entry *in, struct itd_audit_entry *out)
+{
+	/* The chain moves past each row only once it is in, so after a failure
+	 * it still matches the table as the caller's transaction sees it.  The
+	 * first checkpoint_if_due only fires if a previous call failed between
+	 * its entry and its checkpoint. */
+	struct itd_audit_chain next;
+	struct itd_audit_entry e;
+	int rc = checkpoint_if_due(st, c, in->tick, in->time_ms);
+	if (rc)
+		goto fail;
+	next = *c;
+	rc = itd_audit_append(&next, in, &e);
+	if (rc == ITD_OK)
+		rc = itd_audit_insert(st, &e);
+	if (rc == ITD_OK)
+		*c = next;
+	sodium_memzero(&next, sizeof next);
+	if (rc)
+		goto fail;
+	rc = checkpoint_if_due(st, c, in->tick, in->time_ms);
+	if (rc)
+		goto fail;
+	if (out)
+		*out = e;
+	return ITD_OK;
+fail:
+	if (out)
+		memset(out, 0, sizeof *out);
+	return rc;
+}
