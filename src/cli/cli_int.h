@@ -71,6 +71,12 @@ int itd_cli_load_scenario(const struct itd_cmd_ctx *c, struct itd_scenario **out
 int itd_cli_load(const struct itd_cmd_ctx *c, const char *name, const char *file,
 		 struct itd_scenario **out);
 
+/* The run's seed (--seed, else the scenario's) and run id (--run-id, else
+ * SCENARIO-sSEED), shared by every command that runs a scenario.  Returns
+ * 0 or ITD_EXIT_USAGE (message printed). */
+int itd_cli_run_identity(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
+			 unsigned long long *seed_out, char *run_id, size_t cap);
+
 /* Subcommands. */
 int itd_cmd_sim(struct itd_cmd_ctx *c);
 int itd_cmd_validate(struct itd_cmd_ctx *c);

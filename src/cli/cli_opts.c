@@ -225,3 +225,20 @@ out:
 	free(ovr);
 	return rc;
 }
+
+int itd_cli_run_identity(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
+			 unsigned long long *seed_out, char *run_id, size_t cap)
+{
+	const char *v = itd_cli_opt(c, "seed");
+	*seed_out = s->seed;
+	if (v) {
+		int rc = itd_cli_u64("seed", v, 0, UINT64_MAX, seed_out);
+		if (rc)
+			return rc;
+	}
+	if ((v = itd_cli_opt(c, "run-id")))
+		snprintf(run_id, cap, "%s", v);
+	else
+		snprintf(run_id, cap, "%s-s%llu", s->name, *seed_out);
+	return 0;
+}

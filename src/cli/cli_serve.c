@@ -46,14 +46,9 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		return rc;
 	if ((rc = itd_cli_load_scenario(c, &s)))
 		return rc;
-	seed = s->seed;
-	if ((v = itd_cli_opt(c, "seed")) && (rc = itd_cli_u64("seed", v, 0, UINT64_MAX, &seed)))
-		goto out;
 	char run_id[256];
-	if ((v = itd_cli_opt(c, "run-id")))
-		snprintf(run_id, sizeof run_id, "%s", v);
-	else
-		snprintf(run_id, sizeof run_id, "%s-s%llu", s->name, seed);
+	if ((rc = itd_cli_run_identity(c, s, &seed, run_id, sizeof run_id)))
+		goto out;
 	bool quiet = itd_cli_opt(c, "quiet") != NULL;
 	struct itd_server_config cfg = {
 		.scn = s, .seed = seed, .rate_hz = rate, .run_id = run_id,

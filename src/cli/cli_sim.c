@@ -206,19 +206,14 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 	}
 	if ((rc = itd_cli_load_scenario(c, &s)))
 		return rc;
-	seed = s->seed;
-	if ((v = itd_cli_opt(c, "seed")) && (rc = itd_cli_u64("seed", v, 0, UINT64_MAX, &seed)))
+	char run_id[256];
+	if ((rc = itd_cli_run_identity(c, s, &seed, run_id, sizeof run_id)))
 		goto out;
 	if (!cycles && !real) {
 		fprintf(stderr, "intentd sim: --cycles 0 (run until interrupted) needs --clock real\n");
 		rc = ITD_EXIT_USAGE;
 		goto out;
 	}
-	char run_id[256];
-	if ((v = itd_cli_opt(c, "run-id")))
-		snprintf(run_id, sizeof run_id, "%s", v);
-	else
-		snprintf(run_id, sizeof run_id, "%s-s%llu", s->name, seed);
 	if ((rc = open_telemetry(c, s, run_id, !real, &tel)))
 		goto out;
 

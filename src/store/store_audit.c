@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "store_audit.h"
+#include "store_audit_int.h"
 
 static const char format_tag[16] = "intentd.audit.v1"; /* exactly 16, no NUL */
 
@@ -31,9 +31,8 @@ const char *itd_audit_fault_name(enum itd_audit_fault f)
 	return fault_names[f];
 }
 
-/* Map a SQLite result code to ours: the store's callers only need to know
- * memory, contention, a duplicate, or "the disk/file failed". */
-static int sql_err(int src)
+
+int itd_audit_sql_err(int src)
 {
 	if (src == SQLITE_IOERR_NOMEM)
 		return ITD_ENOMEM;
@@ -218,7 +217,7 @@ int itd_audit_schema(sqlite3 *db)
 		"kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, "
 		"data BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL)";
 	int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	return src == SQLITE_OK ? ITD_OK : sql_err(src);
+	return src == SQLITE_OK ? ITD_OK : itd_audit_sql_err(src);
 }
 
 int itd_audit_store_open(sqlite3 *db, struct itd_audit_store *st)
@@ -236,7 +235,7 @@ int itd_audit_store_open(sqlite3 *db, struct itd_audit_store *st)
 	return ITD_OK;
 fail:
 	sqlite3_finalize(ins);
-	return sql_err(src);
+	return itd_audit_sql_err(src);
 }
 
 void itd_audit_store_close(struct itd_audit_store *st)
@@ -278,7 +277,7 @@ int itd_audit_insert(struct itd_audit_store *st, const struct itd_audit_entry *e
 		src = sqlite3_bind_blob(s, 9, e->hash, ITD_AUDIT_HASH_LEN, SQLITE_STATIC);
 	if (src == SQLITE_OK)
 		src = sqlite3_step(s);
-	rc = src == SQLITE_DONE ? ITD_OK : sql_err(src);
+	rc = src == SQLITE_DONE ? ITD_OK : itd_audit_sql_err(src);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc;

@@ -7,27 +7,12 @@
 
 #include <sodium.h>
 
-#include "store_audit.h"
+#include "store_audit_int.h"
 
 #define COLUMNS "idx, tick, time_ms, kind, subject, actor, data, prev_hash, hash"
 /* On a hash mismatch, the indexes either side tried to tell a moved entry
  * from a damaged one. */
 #define MOVE_WINDOW 64
-
-static int sql_err(int src)
-{
-	if (src == SQLITE_IOERR_NOMEM)
-		return ITD_ENOMEM;
-	switch (src & 0xff) {
-	case SQLITE_NOMEM:
-		return ITD_ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return ITD_EAGAIN;
-	default:
-		return ITD_EIO;
-	}
-}
 
 /* A text column as a NUL-terminated string.  ITD_EVERIFY (and *bad set) if
  * it is not TEXT, holds a NUL (the writer cannot produce one, and hashing
@@ -139,7 +124,7 @@ int itd_audit_tail(sqlite3 *db, struct itd_audit_chain *c)
 	sqlite3_finalize(s);
 	return ITD_OK;
 fail_sql:
-	rc = sql_err(src);
+	rc = itd_audit_sql_err(src);
 fail:
 	sqlite3_finalize(s);
 	c->index = 0;
@@ -280,7 +265,7 @@ done:
 	*out = r;
 	return rc;
 fail_sql:
-	rc = sql_err(src);
+	rc = itd_audit_sql_err(src);
 fail:
 	sqlite3_finalize(s);
 	return rc;
