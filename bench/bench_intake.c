@@ -340,10 +340,11 @@ int main(int argc, char **argv)
 	O.threads = 1;
 	O.token = getenv("INTENTD_OPERATOR_TOKEN");
 	const char *addr = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!v)
-			return usage();
+	/* Every option takes a value: walk them in pairs. */
+	if ((argc - 1) % 2)
+		return usage();
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
 		if (!strcmp(a, "--http") || !strcmp(a, "--redis")) {
 			O.redis = a[2] == 'r';
 			addr = v;
@@ -360,7 +361,6 @@ int main(int argc, char **argv)
 		} else {
 			return usage();
 		}
-		i++;
 	}
 	if (!addr || parse_addr(addr) || !O.conns || !O.secs || !O.threads ||
 	    O.threads > MAX_THREADS || (!O.redis && !O.token))

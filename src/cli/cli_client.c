@@ -12,6 +12,7 @@
 #include "core/core.h"
 
 #define CELL 80               /* bytes per table cell (longer ones are cut) */
+#define LIST_LIMIT_MAX 1000   /* the server's largest page (GET /api/v1/intents) */
 #define CONSOLE_USAGE "pause | resume | step [N] | set FIELD VALUE | snapshot | status"
 
 #define CLIENT_OPTS                                                                          \
@@ -44,7 +45,7 @@ const struct itd_opt itd_intents_opts[] = {
 	CLIENT_OPTS,
 	{"status", 0, "S[,S...]", "only intents in these statuses", false},
 	{"type", 0, "T[,T...]", "only intents of these types", false},
-	{"limit", 'n', "N", "at most N per page", false},
+	{"limit", 'n', "N", "at most N per page (1..1000)", false},
 	{"after", 0, "ID", "start after this id", false},
 	{"all", 'a', NULL, "follow the pages to the end", false},
 	{"quiet", 'q', NULL, "print only the ids", false},
@@ -342,7 +343,7 @@ int itd_cmd_intents(struct itd_cmd_ctx *c)
 	const char *lim = itd_cli_opt(c, "limit");
 	unsigned long long n;
 	int rc;
-	if (lim && (rc = itd_cli_u64("limit", lim, 1, 1000000, &n)))
+	if (lim && (rc = itd_cli_u64("limit", lim, 1, LIST_LIMIT_MAX, &n)))
 		return rc;
 	bool all = itd_cli_opt(c, "all") != NULL;
 	struct itd_cli_http cl;

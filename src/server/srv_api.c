@@ -11,23 +11,12 @@
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 1000
 
-/* The sequence number of an id "i-000042" (or "i-42"). */
-static bool parse_id(const char *id, uint64_t *seq)
-{
-	return id && id[0] == 'i' && id[1] == '-' && srv_parse_u64(id + 2, seq) && *seq;
-}
-
-static int bad_query(struct srv_resp *out, const char *param, const char *expected,
-		     cJSON *valid)
-{
-	cJSON *d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "param", param);
-	cJSON_AddStringToObject(d, "expected", expected);
-	if (valid)
-		srv_jadd(d, "valid", valid);
-	return srv_error(out, 400, "invalid_query", d, "query parameter '%s' must be %s", param,
-			 expected);
-}
+/* itd_engine_console keeps at most this many bytes of its arguments
+ * (engine.h); a cancel's reason travels in such a note. */
+#define NOTE_MAX 63
+/* The note of a cancel with a reason: "cancel ID: REASON". */
+#define NOTE_FMT "cancel %s: %s"
+#define NOTE_FIXED (sizeof "cancel " - 1 + sizeof ": " - 1)
 
 /* Where an intent is. */
 enum where {
@@ -45,7 +34,7 @@ static enum where find(struct itd_intents *t, const char *id, char canon[ITD_ID_
 	uint64_t seq;
 	*in_out = NULL;
 	snprintf(canon, ITD_ID_LEN, "%.*s", ITD_ID_LEN - 1, id);
-	if (!parse_id(id, &seq))
+	if (!srv_parse_id(id, &seq))
 		return W_NEVER;
 	snprintf(canon, ITD_ID_LEN, "i-%06" PRIu64, seq);
 	if ((*in_out = itd_intents_at(t, seq)))
@@ -108,17 +97,42 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		return srv_text(out, 202, NULL, text, (size_t)n);
 	}
 	case ITD_EEXISTS: {
-		/* The original may still wait in the intake (then it is
-		 * queued as far as the caller is concerned). */
-		const char *status = "queued";
+		/* The original: created (its status and created tick), still
+		 * waiting in the intake (queued, created at the next tick, as
+		 * the 202 said), or, in a narrow race, ended and its record
+		 * reused since the key was found (both unknown: null). */
+		const char *status = NULL;
+		bool known = true;
+		uint64_t tick = 0;
+		struct itd_intents *t = itd_engine_intents(e);
+		const struct itd_intent *in;
+		char id[ITD_ID_LEN];
 		pthread_rwlock_rdlock(&r->srv->state_lock);
-		const struct itd_intent *in = itd_intents_at(itd_engine_intents(e), rcpt.seq);
-		if (in)
+		switch (find(t, rcpt.id, id, &in)) {
+		case W_MEMORY:
 			status = itd_status_name(in->status);
+			tick = in->created_tick;
+			break;
+		case W_PENDING:
+			status = "queued";
+			tick = itd_engine_tick(e) + 1;
+			break;
+		case W_GONE:
+		case W_NEVER:
+			known = false;
+			break;
+		}
 		pthread_rwlock_unlock(&r->srv->state_lock);
 		j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "id", rcpt.id);
-		cJSON_AddStringToObject(j, "status", status);
+		if (status)
+			cJSON_AddStringToObject(j, "status", status);
+		else
+			cJSON_AddNullToObject(j, "status");
+		if (known)
+			cJSON_AddNumberToObject(j, "received_tick", (double)tick);
+		else
+			cJSON_AddNullToObject(j, "received_tick");
 		cJSON_AddBoolToObject(j, "duplicate", true);
 		return srv_json(out, 200, j);
 	}
@@ -206,7 +220,7 @@ static int list_query(struct srv_req *r, const struct itd_scenario *s, struct li
 	if ((v = srv_query(r, "limit")) && *v) {
 		uint64_t n;
 		if (!srv_parse_u64(v, &n) || n < 1 || n > LIST_LIMIT_MAX) {
-			*rc = bad_query(out, "limit", "an integer 1..1000", NULL);
+			*rc = srv_bad_query(out, "limit", "an integer 1..1000", NULL);
 			return 1;
 		}
 		q->limit = (size_t)n;
@@ -214,7 +228,7 @@ static int list_query(struct srv_req *r, const struct itd_scenario *s, struct li
 	if ((v = srv_query(r, "after")) && *v) {
 		if (!(v[0] == 'i' && v[1] == '-' ? srv_parse_u64(v + 2, &q->after)
 						  : srv_parse_u64(v, &q->after))) {
-			*rc = bad_query(out, "after", "an intent id (i-000042) or a sequence number",
+			*rc = srv_bad_query(out, "after", "an intent id (i-000042) or a sequence number",
 					NULL);
 			return 1;
 		}
@@ -225,7 +239,7 @@ static int list_query(struct srv_req *r, const struct itd_scenario *s, struct li
 			cJSON *valid = cJSON_CreateArray();
 			for (int i = 0; i < ITD_ST_COUNT; i++)
 				srv_jpush(valid, cJSON_CreateString(itd_status_name(i)));
-			*rc = bad_query(out, "status", "a status or a comma-separated list of them",
+			*rc = srv_bad_query(out, "status", "a status or a comma-separated list of them",
 					valid);
 			return 1;
 		}
@@ -236,7 +250,7 @@ static int list_query(struct srv_req *r, const struct itd_scenario *s, struct li
 			cJSON *valid = cJSON_CreateArray();
 			for (size_t i = 0; i < s->n_types; i++)
 				srv_jpush(valid, cJSON_CreateString(s->types[i].name));
-			*rc = bad_query(out, "type",
+			*rc = srv_bad_query(out, "type",
 					"an intent type or a comma-separated list of them", valid);
 			return 1;
 		}
@@ -357,9 +371,9 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 		return srv_bad_reply(out, &bad);
 	}
 	const cJSON *reason = body ? cJSON_GetObjectItemCaseSensitive(body, "reason") : NULL;
-	if (reason && (!cJSON_IsString(reason) || strlen(reason->valuestring) > 200)) {
+	if (reason && !cJSON_IsString(reason)) {
 		cJSON_Delete(body);
-		srv_bad_type(&bad, "reason", "a string of at most 200 bytes");
+		srv_bad_type(&bad, "reason", "string");
 		return srv_bad_reply(out, &bad);
 	}
 
@@ -379,6 +393,21 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 		rc = not_found(out, id, w);
 		goto done;
 	}
+	/* The reason is kept only in the note, so accept no more of it than
+	 * the note holds after "cancel ID: " (46 bytes for ids up to
+	 * i-999999). */
+	size_t reason_max = NOTE_MAX - NOTE_FIXED - strlen(id);
+	if (reason && strlen(reason->valuestring) > reason_max) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "field", "reason");
+		cJSON_AddNumberToObject(d, "max_bytes", (double)reason_max);
+		srv_bad_set(&bad, "too_long", d,
+			    "'reason' takes at most %zu bytes for %s (%zu given): it is kept in "
+			    "a %d-byte note \"cancel ID: REASON\"",
+			    reason_max, id, strlen(reason->valuestring), NOTE_MAX);
+		rc = srv_bad_reply(out, &bad);
+		goto done;
+	}
 	if (itd_status_terminal(st)) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "id", id);
@@ -387,17 +416,21 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 			       itd_status_name(st));
 		goto done;
 	}
+	rc = itd_engine_cancel(e, id, "cancelled_by_operator", srv_actor(r));
 	/* The engine keeps static reasons only; an operator's words go into
-	 * the record as a console note applied with the cancel. */
-	if (reason && *reason->valuestring) {
-		char note[64];
-		snprintf(note, sizeof note, "cancel %s: %s", id, reason->valuestring);
+	 * the record as a console note applied with the cancel.  It is queued
+	 * after the cancel, so a refused cancel (429) leaves no note behind
+	 * (notes have the console's reserved room and get through). */
+	if (!rc && reason && *reason->valuestring) {
+		char note[NOTE_MAX + 1];
+		snprintf(note, sizeof note, NOTE_FMT, id, reason->valuestring);
 		(void)itd_engine_console(e, ITD_CONSOLE_NOTE, note, srv_actor(r));
 	}
-	rc = itd_engine_cancel(e, id, "cancelled_by_operator", srv_actor(r));
 	if (rc == ITD_EFULL) {
 		snprintf(out->retry_after, sizeof out->retry_after, "1");
-		rc = srv_error(out, 429, "intake_full", NULL, "intake queue full; retry later");
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "full", "queue");
+		rc = srv_error(out, 429, "intake_full", d, "intake queue full; retry later");
 		goto done;
 	}
 	if (rc) {

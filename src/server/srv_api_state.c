@@ -28,10 +28,14 @@ static void hash_hex(uint64_t h, char hex[17])
 	snprintf(hex, 17, "%016" PRIx64, h);
 }
 
+/* 429 with the details of a submission's: {"full": "queue"} (console
+ * commands take no room in the intent table, so only the queue fills). */
 static int intake_full(struct srv_resp *out)
 {
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "full", "queue");
 	snprintf(out->retry_after, sizeof out->retry_after, "1");
-	return srv_error(out, 429, "intake_full", NULL, "intake queue full; retry later");
+	return srv_error(out, 429, "intake_full", d, "intake queue full; retry later");
 }
 
 /* The state fields' definitions. */
@@ -148,21 +152,11 @@ int srv_h_events(struct srv_req *r, struct srv_resp *out)
 	uint64_t after = 0, limit = EVENTS_LIMIT_DEFAULT;
 	bool given = false;
 	if ((v = srv_query(r, "limit")) && *v &&
-	    (!srv_parse_u64(v, &limit) || limit < 1 || limit > EVENTS_LIMIT_MAX)) {
-		cJSON *d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "param", "limit");
-		cJSON_AddStringToObject(d, "expected", "an integer 1..1000");
-		return srv_error(out, 400, "invalid_query", d,
-				 "query parameter 'limit' must be an integer 1..1000");
-	}
+	    (!srv_parse_u64(v, &limit) || limit < 1 || limit > EVENTS_LIMIT_MAX))
+		return srv_bad_query(out, "limit", "an integer 1..1000", NULL);
 	if ((v = srv_query(r, "after_seq")) && *v) {
-		if (!srv_parse_u64(v, &after)) {
-			cJSON *d = cJSON_CreateObject();
-			cJSON_AddStringToObject(d, "param", "after_seq");
-			cJSON_AddStringToObject(d, "expected", "an integer >= 0");
-			return srv_error(out, 400, "invalid_query", d,
-					 "query parameter 'after_seq' must be an integer >= 0");
-		}
+		if (!srv_parse_u64(v, &after))
+			return srv_bad_query(out, "after_seq", "an integer >= 0", NULL);
 		given = true;
 	}
 	if (!st)
@@ -286,11 +280,14 @@ static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 	}
 	int fi = itd_scenario_field(s, fj->valuestring);
 	if (fi < 0) {
+		/* Not an unknown member of the body (unknown_field) but an
+		 * unknown name in it: a code of its own. */
 		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "field", fj->valuestring);
 		cJSON *known = cJSON_AddArrayToObject(d, "known");
 		for (size_t i = 0; i < s->n_fields; i++)
 			srv_jpush(known, cJSON_CreateString(s->fields[i].name));
-		srv_bad_set(&bad, "unknown_field", d, "unknown state field '%.64s'",
+		srv_bad_set(&bad, "unknown_state_field", d, "unknown state field '%.64s'",
 			    fj->valuestring);
 		return srv_bad_reply(out, &bad);
 	}
@@ -470,6 +467,7 @@ static int con_snapshot(struct srv_req *r, struct srv_resp *out)
 	rc = itd_engine_console(srv->engine, ITD_CONSOLE_SNAPSHOT, rel, srv_actor(r));
 	if (rc == ITD_EFULL) {
 		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "full", "queue");
 		cJSON_AddStringToObject(d, "path", path);
 		snprintf(out->retry_after, sizeof out->retry_after, "1");
 		return srv_error(out, 429, "intake_full", d,
@@ -557,7 +555,15 @@ int srv_h_console(struct srv_req *r, struct srv_resp *out)
 			if ((args_of[c][0] && !strcmp(it->string, args_of[c][0])) ||
 			    (args_of[c][1] && !strcmp(it->string, args_of[c][1])))
 				continue;
+			/* unknown_field's usual details (unknown, allowed: the
+			 * members this command takes), plus field and command. */
 			cJSON *d = cJSON_CreateObject();
+			cJSON *unknown = cJSON_AddArrayToObject(d, "unknown");
+			srv_jpush(unknown, cJSON_CreateString(it->string));
+			cJSON *allowed = cJSON_AddArrayToObject(d, "allowed");
+			srv_jpush(allowed, cJSON_CreateString("command"));
+			for (int k = 0; k < 2 && args_of[c][k]; k++)
+				srv_jpush(allowed, cJSON_CreateString(args_of[c][k]));
 			cJSON_AddStringToObject(d, "field", it->string);
 			cJSON_AddStringToObject(d, "command", console_cmds[c]);
 			srv_bad_set(&bad, "unknown_field", d, "'%s' takes no '%s'", console_cmds[c],

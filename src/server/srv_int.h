@@ -232,6 +232,13 @@ void srv_http_stop(struct itd_server *s);
 const char *srv_actor(const struct srv_req *r);
 /* A decimal number: digits only, no sign, no overflow. */
 bool srv_parse_u64(const char *s, uint64_t *out);
+/* The sequence number of an intent id, full ("i-000042") or short
+ * ("i-42"); false for anything else, "i-0" included. */
+bool srv_parse_id(const char *id, uint64_t *seq_out);
+/* Answer 400 invalid_query for query parameter `param`: details
+ * {"param": param, "expected": expected} plus "valid" when given (an array,
+ * owned by the call).  The one shape of every query refusal. */
+int srv_bad_query(struct srv_resp *out, const char *param, const char *expected, cJSON *valid);
 
 /* Why a request was refused: HTTP status, error code, message and details
  * for srv_error.  Start from {0}; srv_bad_fini (or srv_bad_reply) frees. */

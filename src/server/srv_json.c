@@ -308,10 +308,13 @@ static int parse_params(const struct itd_intent_type *ty, const cJSON *p, struct
 		sb->params[sb->sub.n_params++] = (struct itd_param_value){.param = (uint32_t)idx,
 									  .value = v};
 	}
+	/* The intent keeps its strings, each with its terminator, in
+	 * ITD_PARAM_BYTES: that sum is the limit, in the message and in
+	 * max_bytes alike (one string alone: ITD_PARAM_BYTES - 1 bytes). */
 	if (str_bytes > ITD_PARAM_BYTES) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "field", "params");
-		cJSON_AddNumberToObject(d, "max_bytes", ITD_PARAM_BYTES - 1);
+		cJSON_AddNumberToObject(d, "max_bytes", ITD_PARAM_BYTES);
 		return srv_bad_set(bad, "too_long", d,
 				   "string parameters take %zu bytes, at most %d in all (one "
 				   "terminator per string counted)",
@@ -457,8 +460,11 @@ int srv_submit_parse(const struct itd_scenario *s, const char *body, size_t len,
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(root, "idempotency_key");
 	if (key) {
 		size_t n = cJSON_IsString(key) ? strlen(key->valuestring) : 0;
-		if (n < 1 || n >= ITD_KEY_LEN)
-			return srv_bad_type(bad, "idempotency_key", "string of 1..63 bytes");
+		if (n < 1 || n >= ITD_KEY_LEN) {
+			char expected[48];
+			snprintf(expected, sizeof expected, "string of 1..%d bytes", ITD_KEY_LEN - 1);
+			return srv_bad_type(bad, "idempotency_key", expected);
+		}
 		sb->sub.idempotency_key = key->valuestring;
 	}
 	const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
@@ -693,6 +699,22 @@ cJSON *srv_json_intent(const struct itd_engine *e, const struct itd_intent *in, 
 	srv_intent_story(e, in, story, sizeof story);
 	cJSON_AddStringToObject(o, "explanation", story);
 	return o;
+}
+
+bool srv_parse_id(const char *id, uint64_t *seq_out)
+{
+	return id && id[0] == 'i' && id[1] == '-' && srv_parse_u64(id + 2, seq_out) && *seq_out;
+}
+
+int srv_bad_query(struct srv_resp *out, const char *param, const char *expected, cJSON *valid)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "param", param);
+	cJSON_AddStringToObject(d, "expected", expected);
+	if (valid)
+		srv_jadd(d, "valid", valid);
+	return srv_error(out, 400, "invalid_query", d, "query parameter '%s' must be %s", param,
+			 expected);
 }
 
 const char *srv_actor(const struct srv_req *r)

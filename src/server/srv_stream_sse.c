@@ -506,27 +506,45 @@ int srv_h_stream(struct srv_req *r, struct srv_resp *out)
 	c->conn = r->conn;
 	c->fd = -1;
 
+	/* Refusals have the shape of every query refusal (invalid_query,
+	 * srv_bad_query); Last-Event-ID, a header, is named like a parameter. */
 	struct parse_ctx pc = {.c = c};
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, srv_stream_add_prefixes, &pc);
-	const char *iid = srv_query(r, "intent_id");
-	if (pc.bad || (iid && strlen(iid) >= FILTER_LEN)) {
+	if (pc.bad) {
+		char expected[96];
+		snprintf(expected, sizeof expected,
+			 "at most %d comma-separated event name prefixes, each under %d bytes",
+			 MAX_PREFIXES, FILTER_LEN);
 		itd_free(c);
-		return srv_error(out, 400, "bad_request", NULL,
-				 "at most %d event prefixes and ids of at most %d bytes",
-				 MAX_PREFIXES, FILTER_LEN - 1);
+		return srv_bad_query(out, "event", expected, NULL);
 	}
+	/* Events carry the full id ("i-000042"): the short form "i-42"
+	 * (accepted by GET, cancel and ?after=) is normalized to it. */
+	const char *iid = srv_query(r, "intent_id");
+	uint64_t iseq;
 	if (iid && *iid) {
-		c->intent_id_len = strlen(iid);
-		memcpy(c->intent_id, iid, c->intent_id_len);
+		if (!srv_parse_id(iid, &iseq)) {
+			itd_free(c);
+			return srv_bad_query(out, "intent_id", "an intent id (i-000042 or i-42)",
+					     NULL);
+		}
+		int n = snprintf(c->intent_id, sizeof c->intent_id, "i-%06" PRIu64, iseq);
+		c->intent_id_len = (size_t)n;
 	}
 	/* Last-Event-ID (a reconnecting EventSource) wins over ?after_seq. */
 	const char *lei = srv_header(r, "Last-Event-ID"), *as = srv_query(r, "after_seq");
 	const char *from = lei && *lei ? lei : as;
 	uint64_t after = 0;
 	if (from && !srv_stream_parse_seq(from, &after)) {
+		static const char expected[] = "a seq (an integer >= 0)";
 		itd_free(c);
-		return srv_error(out, 400, "bad_request", NULL, "%s must be a seq (a number)",
-				 from == lei ? "Last-Event-ID" : "after_seq");
+		if (from == as)
+			return srv_bad_query(out, "after_seq", expected, NULL);
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "param", "Last-Event-ID");
+		cJSON_AddStringToObject(d, "expected", expected);
+		return srv_error(out, 400, "invalid_query", d, "header 'Last-Event-ID' must be %s",
+				 expected);
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -224,6 +224,14 @@ def main():
         check(rc == 0 and j and j["intents"] and
               all(x["type"] == "orbit_correction" for x in j["intents"]),
               "intents --type filters", out + err)
+        # --limit takes what the server takes (1..1000), refused before any request.
+        for bad in ("0", "1001", "1000000", "x"):
+            rc, out, err = run(["intents", "--limit", bad] + c, env)
+            check(rc == 2 and not out and
+                  err == f"intentd: --limit: expected a whole number in [1, 1000], got '{bad}'\n",
+                  f"intents --limit {bad}: usage error, exit 2", out + err)
+        rc, out, err = run(["intents", "--limit", "1000", "-q"] + c, env)
+        check(rc == 0 and first in out.split(), "intents --limit 1000: accepted", out + err)
         rc, out, err = run(["intents", "--status", "bogus"] + c, env)
         check(rc == 2 and "400" in err, "intents --status bogus: exit 2 with 400", err)
 

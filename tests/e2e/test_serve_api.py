@@ -339,8 +339,13 @@ def t_idempotency(s):
             '"reference": 4.0, "metric": "position"}, "type": "orbit_correction" }')
     js2 = expect(s.call("POST", "/api/v1/intents", same), 200, what="duplicate")
     assert js2["id"] == js1["id"] and js2["duplicate"] is True, (js1, js2)
+    # Pending or created, the original is (or will be) created at the tick
+    # the first answer named.
+    assert js2["received_tick"] == js1["received_tick"], (js1, js2)
+    rec = get_when(s, js1["id"], lambda r: True)
     js3 = expect(s.call("POST", "/api/v1/intents", body), 200, what="duplicate again")
     assert js3["id"] == js1["id"], js3
+    assert js3["received_tick"] == rec["created_tick"] == js1["received_tick"], (js3, rec)
     js = expect(s.call("POST", "/api/v1/intents",
                        orbit(reference=5.0, idempotency_key="op-42", priority=2)),
                 409, "idempotency_conflict", "other body")
@@ -393,6 +398,23 @@ def t_cancel(s):
     expect(s.call("POST", "/api/v1/intents/i-999999/cancel"), 404, "not_found", "unknown")
     expect(s.call("POST", f"/api/v1/intents/{iid}/cancel", "{bad"), 400, "malformed_json")
     expect(s.call("POST", f"/api/v1/intents/{iid}/cancel", {"why": 1}), 400, "unknown_field")
+    # The reason is kept in a 63-byte note "cancel i-000NNN: REASON": 46 bytes
+    # of it for a six-digit id, and no more is accepted.
+    other = expect(s.call("POST", "/api/v1/intents", orbit(reference=100.0)), 202)["id"]
+    assert len(other) == 8, other
+    js = expect(s.call("POST", f"/api/v1/intents/{other}/cancel", {"reason": "x" * 47}), 400,
+                "too_long", "47-byte reason")
+    assert details(js) == {"field": "reason", "max_bytes": 46}, js
+    assert "46" in js["error"]["message"], js
+    js = expect(s.call("POST", f"/api/v1/intents/{other}/cancel", {"reason": 3}), 400,
+                "invalid_field", "a number as reason")
+    assert details(js) == {"field": "reason", "expected": "string"}, js
+    # The short form of the id gets the same limit (the id is normalized).
+    expect(s.call("POST", f"/api/v1/intents/i-{int(other[2:])}/cancel",
+                  {"reason": "x" * 47}), 400, "too_long", "short id, 47-byte reason")
+    expect(s.call("POST", f"/api/v1/intents/{other}/cancel", {"reason": "r" * 45 + "!"}), 202,
+           what="46-byte reason")
+    wait_status(s, other, "cancelled")
     listed = list_all(s, "&status=cancelled")
     assert iid in [i["id"] for i in listed], listed
 
@@ -502,15 +524,21 @@ def t_console(s):
     for args, code in (({"n": 0}, "invalid_field"), ({"n": 100001}, "invalid_field"),
                        ({"n": "3"}, "invalid_field")):
         expect(console(s, "step", **args), 400, code, str(args))
-    js = expect(console(s, "set", field="altitude", value=1), 400, "unknown_field")
-    assert details(js)["known"] == ["position", "battery", "temperature"], js
+    js = expect(console(s, "set", field="altitude", value=1), 400, "unknown_state_field")
+    assert details(js) == {"field": "altitude",
+                           "known": ["position", "battery", "temperature"]}, js
     expect(console(s, "set", field="battery", value="full"), 400, "invalid_field")
     expect(console(s, "set", field="battery"), 400, "missing_field")
     js = expect(console(s, "warp"), 400, "unknown_command")
     assert set(details(js)["commands"]) >= {"pause", "resume", "step", "set", "snapshot",
                                             "status"}, js
     expect(s.call("POST", "/api/v1/console", {}, role="admin"), 400, "missing_field")
-    expect(console(s, "pause", n=2), 400, "unknown_field")
+    js = expect(console(s, "pause", n=2), 400, "unknown_field")
+    assert details(js)["unknown"] == ["n"] and details(js)["allowed"] == ["command"], js
+    js = expect(console(s, "step", field="battery"), 400, "unknown_field")
+    assert details(js)["unknown"] == ["field"] and details(js)["allowed"] == ["command", "n"], js
+    js = expect(console(s, "set", field="battery", value=1, colour=2), 400, "unknown_field")
+    assert details(js)["unknown"] == ["colour"], js
     expect(s.call("POST", "/api/v1/console", "{", role="admin"), 400, "malformed_json")
     js = expect(console(s, "resume"), 202, what="resume")
     assert js["command"] == "resume", js
@@ -533,6 +561,8 @@ def t_console_telemetry(s):
     # The operator's reason for a cancel is noted in the record.
     notes = [e["payload"] for e in ev if e["payload"]["command"] == "note"]
     assert any(n["actor"] == "operator" and "wrong orbit" in n["args"] for n in notes), notes
+    # The longest reason accepted is kept whole.
+    assert any(n["args"].endswith(": " + "r" * 45 + "!") for n in notes), notes
     sets = [e["payload"] for e in ev if e["payload"]["command"] == "set"]
     assert sets[0]["fault_injection"] is True and sets[0]["field"] == "battery", sets
     cancels = [e for e in s.telemetry() if e["event"] == "intent.cancelled"]
@@ -543,7 +573,13 @@ def t_full_intake(s):
     """intake_capacity=8, loop paused: 429 with Retry-After, nothing lost."""
     expect(console(s, "pause"), 202, what="pause")
     wait_for("paused", lambda: status_of(s)["paused"])
-    accepted, refused = [], None
+    # A duplicate of an intent still waiting in the intake: queued, with
+    # the tick that will create it (the paused loop's next tick).
+    first = expect(s.call("POST", "/api/v1/intents", orbit(idempotency_key="pend")), 202)
+    js = expect(s.call("POST", "/api/v1/intents", orbit(idempotency_key="pend")), 200)
+    assert js["status"] == "queued" and js["duplicate"] is True, js
+    assert js["received_tick"] == first["received_tick"] == status_of(s)["tick"] + 1, (first, js)
+    accepted, refused = [first["id"]], None
     for i in range(64):
         st, hdrs, js, raw = s.call("POST", "/api/v1/intents", orbit(reference=100.0 + i))
         if st == 429:
@@ -555,7 +591,16 @@ def t_full_intake(s):
     hdrs, js = refused
     assert hdrs.get("retry-after") == "1", hdrs
     assert err_code(js) == "intake_full" and "queue" in js["error"]["message"], js
+    assert details(js) == {"full": "queue"}, js
     assert 1 <= len(accepted) <= 8, accepted
+    # Cancel and console set answer the same 429, with the same details.
+    st, hdrs, js, raw = s.call("POST", f"/api/v1/intents/{accepted[0]}/cancel",
+                               {"reason": "refused-429"})
+    assert st == 429 and err_code(js) == "intake_full", raw
+    assert details(js) == {"full": "queue"} and hdrs.get("retry-after") == "1", (hdrs, js)
+    st, hdrs, js, raw = console(s, "set", field="battery", value=50)
+    assert st == 429 and err_code(js) == "intake_full", raw
+    assert details(js) == {"full": "queue"} and hdrs.get("retry-after") == "1", (hdrs, js)
     # Accepted but not yet created: a 404 that says so.
     js = expect(s.call("GET", "/api/v1/intents/" + accepted[0], role="viewer"), 404, "not_found")
     assert details(js)["reason"] == "pending", js
@@ -568,6 +613,13 @@ def t_full_intake(s):
     for iid in accepted:
         rec = expect(s.call("GET", "/api/v1/intents/" + iid, role="viewer"), 200)
         assert rec["actor"] == "operator", rec
+
+
+def t_no_orphan_note(s):
+    """After the server stopped: the refused cancel left no note."""
+    notes = [e["payload"]["args"] for e in s.telemetry() if e["event"] == "console.applied"
+             and e["payload"]["command"] == "note"]
+    assert not any("refused-429" in n for n in notes), notes
 
 
 def t_eviction(s):
@@ -711,7 +763,8 @@ def main():
             servers.append(b)
             if check("429 under a full intake, nothing lost", t_full_intake, b):
                 check("eviction: list and get", t_eviction, b)
-            check("stop (small tables)", t_stop, b)
+            if check("stop (small tables)", t_stop, b):
+                check("a refused cancel leaves no note", t_no_orphan_note, b)
 
             c = Server(tmp, "load", ["--set", "engine.max_intents=100000",
                                      "--set", "engine.intake_capacity=65536",

@@ -186,6 +186,29 @@ def auth(srv):
     s.close()
 
 
+def query_errors(srv):
+    """Refusals have the shape of every query refusal: 400 invalid_query,
+    details {"param", "expected"}."""
+    many = ",".join(f"p{i}." for i in range(17))
+    cases = [("?after_seq=12x", None, "after_seq"),
+             ("?after_seq=-1", None, "after_seq"),
+             ("", {"Last-Event-ID": "x"}, "Last-Event-ID"),
+             ("?event=" + many, None, "event"),
+             ("?event=" + "e" * 64, None, "event"),
+             ("?intent_id=bogus", None, "intent_id"),
+             ("?intent_id=i-0", None, "intent_id"),
+             ("?intent_id=i-" + "9" * 64, None, "intent_id")]
+    for query, headers, param in cases:
+        st, _, js = srv.request("GET", "/api/v1/stream" + query, token=VIEWER,
+                                headers=headers)
+        err = js.get("error", {}) if isinstance(js, dict) else {}
+        d = err.get("details", {})
+        ok = (st == 400 and err.get("code") == "invalid_query" and d.get("param") == param
+              and isinstance(d.get("expected"), str) and param in err.get("message", ""))
+        R.check(ok, f"{query or headers}: 400 invalid_query, details.param {param}"
+                + ("" if ok else f" (got {st} {js})"))
+
+
 def framing_and_reconnect(srv):
     a = Stream(srv)
     msgs = a.read(n_events(40))
@@ -249,6 +272,12 @@ def filters(srv):
     s.close()
     iids = {json.loads(m["data"])["payload"].get("intent_id") for m in msgs}
     R.check(len(msgs) >= 3 and iids == {"i-000001"}, f"?intent_id=i-000001: {len(msgs)} events, all its own")
+    # The short form names the same intent, as in GET, cancel and ?after=.
+    s = Stream(srv, query="?after_seq=0&intent_id=i-1")
+    short = events(s.read(n_events(len(msgs))))
+    s.close()
+    R.check([m["id"] for m in short[:len(msgs)]] == [m["id"] for m in msgs],
+            f"?intent_id=i-1: the same {len(msgs)} events as i-000001")
 
 
 def gap_marker():
@@ -358,6 +387,7 @@ def main():
     srv = serve("--rate", "200")
     try:
         auth(srv)
+        query_errors(srv)
         held = framing_and_reconnect(srv)
         after_seq(srv, held)
         filters(srv)

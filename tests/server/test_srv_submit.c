@@ -223,7 +223,17 @@ static void test_typed_params(void **state)
 	b[56] = '\0';
 	snprintf(body, sizeof body, "%s\"params\":{\"rate\":1,\"operator\":\"%s\",\"ticket\":\"%s\"}}",
 		 pre, a, b);
-	cJSON_Delete(refused(f->typed, body, "too_long"));
+	/* The message and max_bytes name the same limit, the one enforced. */
+	struct srv_submit sb2;
+	struct srv_bad bad2 = {0};
+	assert_int_equal(parse(f->typed, body, &sb2, &bad2), ITD_EINVAL);
+	srv_submit_fini(&sb2);
+	assert_string_equal(bad2.code, "too_long");
+	assert_non_null(strstr(bad2.msg, "257 bytes, at most 256 in all"));
+	const cJSON *mb = cJSON_GetObjectItemCaseSensitive(bad2.details, "max_bytes");
+	assert_true(cJSON_IsNumber(mb) && mb->valuedouble == ITD_PARAM_BYTES);
+	assert_string_equal(dstr(bad2.details, "field"), "params");
+	srv_bad_fini(&bad2);
 }
 
 static void test_top_level_errors(void **state)
@@ -300,6 +310,7 @@ static void test_top_level_errors(void **state)
 	snprintf(body, sizeof body, "{\"type\":\"battery_recovery\",\"idempotency_key\":\"%s\"}", key);
 	d = refused(s, body, "invalid_field");
 	assert_string_equal(dstr(d, "field"), "idempotency_key");
+	assert_string_equal(dstr(d, "expected"), "string of 1..63 bytes"); /* ITD_KEY_LEN - 1 */
 	cJSON_Delete(d);
 	key[63] = '\0';
 	struct srv_submit sb;
