@@ -144,6 +144,7 @@ struct itd_receipt {
 	char id[ITD_ID_LEN];     /* its id, "i-000042" */
 	uint64_t received_tick;  /* the tick whose intake applies it */
 	uint64_t arrival;        /* arrival number at the intake */
+	uint64_t ticket;         /* the journal's durability ticket (0: no journal) */
 };
 
 /* Queue a submission for the next tick's intake (thread-safe).  It is
@@ -216,6 +217,40 @@ struct itd_value itd_plant_get(const struct itd_engine *e, uint32_t field);
  * to the field's min/max; a non-finite number is refused (ITD_ERANGE) and
  * counted as a fault. */
 int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v);
+
+/* --------------------------------------------------- journal and replay */
+
+/* What a store must keep for an exact replay (docs/design/store.md): every
+ * accepted input, in arrival order, and per tick the last arrival it
+ * applied, its state hash and the ids the tick thread itself took
+ * (autonomy, the critical override, the scenario's initial intents), since
+ * those interleave with ids reserved by submitters on other threads. */
+struct itd_journal_hooks {
+	/* Every accepted input, under the intake lock, in arrival order;
+	 * `data` (len bytes, valid during the call) is its encoding, which
+	 * itd_engine_replay_input takes back.  Return 0 with a durability
+	 * ticket, or an error: the input is then refused and nothing is
+	 * queued (the submitter gets the error, e.g. ITD_EIO). */
+	int (*input)(void *ctx, uint64_t arrival, const void *data, size_t len,
+		     uint64_t *ticket_out);
+	/* The end of every tick, on the tick thread (must not block):
+	 * auto_seqs lists the tick thread's own creation attempts in order,
+	 * each the id it took or 0 if it was refused. */
+	void (*tick)(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t state_hash,
+		     const uint64_t *auto_seqs, size_t n_auto);
+	void *ctx; /* passed to both */
+};
+
+/* Install (or with NULL remove) the journal hooks; call between ticks. */
+void itd_engine_set_journal(struct itd_engine *e, const struct itd_journal_hooks *h);
+/* Replay: queue a journaled input (its encoding, as the input hook saw
+ * it) exactly as it was first accepted: same arrival number, same id.
+ * Inputs must come in arrival order.  ITD_EINVAL for an encoding that does
+ * not decode against this scenario. */
+int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len);
+/* Replay: how the next tick's own creations went, in order (ids, 0 for a
+ * refusal: the tick record's auto_seqs). */
+int itd_engine_replay_seqs(struct itd_engine *e, const uint64_t *seqs, size_t n);
 
 /* ------------------------------------------------------------- queries */
 

@@ -125,6 +125,7 @@ int itd_engine_step(struct itd_engine *e)
 	e->global[sl->tick].num = (double)e->tick;
 	e->executed = NULL;
 	e->fault_src = NULL;
+	itd_intents_attempts_reset(&e->intents);
 	uint64_t faults_before = e->stats.faults;
 
 	itd_engine_phase_intake(e);
@@ -144,6 +145,9 @@ int itd_engine_step(struct itd_engine *e)
 	}
 	itd_engine_phase_report(e);
 	e->slip_ns = 0;
+	if (e->journal.tick)
+		e->journal.tick(e->journal.ctx, e->tick, e->last_arrival, e->state_hash,
+				e->intents.attempts, e->intents.n_attempts);
 	return ITD_OK;
 }
 

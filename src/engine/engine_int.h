@@ -28,7 +28,7 @@ struct itd_input {
 	char str[ITD_PARAM_BYTES];         /* string parameter bytes */
 	char key[ITD_KEY_LEN];             /* idempotency key ("" none) */
 	char target[ITD_ID_LEN];           /* CANCEL: intent id */
-	const char *reason;                /* CANCEL: static reason */
+	char reason[32];                   /* CANCEL: why ("" = "cancelled") */
 	uint32_t field;                    /* SET: field index */
 	struct itd_value value;            /* SET: value (numbers/bools, or a
 					      string the scenario owns) */
@@ -79,6 +79,10 @@ struct itd_engine {
 	uint64_t *hash_words;              /* state hash input, one word per global slot */
 	uint64_t last_selected;            /* seq selected at the last policy.evaluated */
 	uint64_t last_candidates;          /* candidate signature then */
+	struct itd_journal_hooks journal;  /* the store's hooks (may be empty) */
+	uint64_t last_arrival;             /* the last arrival applied */
+	char reasons[16][32];              /* interned cancel reasons (history points here) */
+	size_t n_reasons;                  /* in use */
 	pthread_rwlock_t *state_lock;      /* held for writing during each tick, or NULL */
 	bool paused;                       /* a pause was applied (atomic access) */
 	uint64_t tick_t0;                  /* monotonic ns when this tick began (with an observer) */
@@ -93,6 +97,19 @@ static inline void itd_engine_emit(struct itd_engine *e, struct itd_event *ev)
 	ev->ts_ms = e->now_ms;
 	e->obs.event(e->obs.ctx, e, ev);
 }
+
+/* The largest encoding of an input (engine_codec.c). */
+#define ITD_INPUT_ENC_MAX 2048
+
+/* Encode an input for the journal; returns its length (never more than
+ * ITD_INPUT_ENC_MAX). */
+size_t itd_input_encode(const struct itd_input *in, uint8_t *buf);
+/* Decode a journaled input against the engine's scenario (every index,
+ * type and length checked); ITD_EINVAL if it does not decode. */
+int itd_input_decode(const struct itd_engine *e, const uint8_t *buf, size_t len,
+		     struct itd_input *out);
+/* A stable copy of a cancel reason (history entries point at it). */
+const char *itd_engine_reason(struct itd_engine *e, const char *reason);
 
 /* Intake (engine_intake.c). */
 int itd_intake_init(struct itd_intake *q, uint32_t cap);

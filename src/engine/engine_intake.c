@@ -54,18 +54,36 @@ static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind)
 	return in;
 }
 
-/* The reserved slot is filled in: let the tick see it. */
-static void publish(struct itd_intake *q)
-{
-	pthread_mutex_unlock(&q->lock);
-}
-
 /* Give back the slot reserve() just handed out (lock held), and unlock. */
 static void withdraw(struct itd_intake *q)
 {
 	__atomic_store_n(&q->n, q->n - 1, __ATOMIC_RELEASE);
 	q->arrivals--;
 	pthread_mutex_unlock(&q->lock);
+}
+
+/* The reserved slot is filled in: journal it (still under the lock, so
+ * the journal sees arrival order), then let the tick see it.  If the
+ * journal refuses it, the slot is given back and nothing was accepted. */
+static int publish(struct itd_engine *e, struct itd_input *in, uint64_t *ticket)
+{
+	struct itd_intake *q = &e->intake;
+	if (ticket)
+		*ticket = 0;
+	if (e->journal.input) {
+		uint8_t buf[ITD_INPUT_ENC_MAX];
+		size_t n = itd_input_encode(in, buf);
+		uint64_t t = 0;
+		int rc = e->journal.input(e->journal.ctx, in->arrival, buf, n, &t);
+		if (rc) {
+			withdraw(q);
+			return rc;
+		}
+		if (ticket)
+			*ticket = t;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ITD_OK;
 }
 
 uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t tick)
@@ -159,8 +177,14 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	snprintf(out->id, sizeof out->id, "i-%06" PRIu64, seq);
 	out->arrival = in->arrival;
 	out->received_tick = q->apply_tick;
-	publish(q);
-	return ITD_OK;
+	const char *key = sub->idempotency_key;
+	rc = publish(e, in, &out->ticket);
+	if (rc) {
+		itd_intents_unreserve(&e->intents, seq, key);
+		snprintf(msg, cap, "the journal refused the submission (%s)", itd_err_msg(rc));
+		memset(out, 0, sizeof *out);
+	}
+	return rc;
 }
 
 int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
@@ -173,11 +197,10 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
 	if (!in)
 		return ITD_EFULL;
 	memcpy(in->target, id, strlen(id) + 1);
-	in->reason = reason ? reason : "cancelled";
+	snprintf(in->reason, sizeof in->reason, "%s", reason ? reason : "cancelled");
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	publish(q);
-	return ITD_OK;
+	return publish(e, in, NULL);
 }
 
 int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v,
@@ -197,8 +220,7 @@ int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value 
 	in->value = v;
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	publish(q);
-	return ITD_OK;
+	return publish(e, in, NULL);
 }
 
 static const char *const console_names[] = {
@@ -225,6 +247,53 @@ int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const cha
 	snprintf(in->args, sizeof in->args, "%s", args ? args : "");
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	publish(q);
+	return publish(e, in, NULL);
+}
+
+void itd_engine_set_journal(struct itd_engine *e, const struct itd_journal_hooks *h)
+{
+	if (h)
+		e->journal = *h;
+	else
+		memset(&e->journal, 0, sizeof e->journal);
+}
+
+int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len)
+{
+	struct itd_input dec;
+	int rc = itd_input_decode(e, data, len, &dec);
+	if (rc)
+		return rc;
+	struct itd_intake *q = &e->intake;
+	if (dec.kind == ITD_IN_SUBMIT) {
+		rc = itd_intents_reserve_as(&e->intents, dec.seq, dec.key, dec.sub.body_hash);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (dec.arrival <= q->arrivals) {
+		pthread_mutex_unlock(&q->lock);
+		rc = ITD_EINVAL; /* out of order: not the journal's order */
+		goto fail;
+	}
+	q->arrivals = dec.arrival - 1;
+	pthread_mutex_unlock(&q->lock);
+	struct itd_input *in = reserve(q, dec.kind);
+	if (!in) {
+		rc = ITD_EFULL;
+		goto fail;
+	}
+	*in = dec;
+	/* Replay does not journal again: it feeds what the journal holds. */
+	pthread_mutex_unlock(&q->lock);
 	return ITD_OK;
+fail:
+	if (dec.kind == ITD_IN_SUBMIT)
+		itd_intents_unreserve(&e->intents, dec.seq, dec.key);
+	return rc;
+}
+
+int itd_engine_replay_seqs(struct itd_engine *e, const uint64_t *seqs, size_t n)
+{
+	return itd_intents_force_seqs(&e->intents, seqs, n);
 }

@@ -72,8 +72,9 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 	}
 	case ITD_IN_CANCEL: {
 		struct itd_intent *in = itd_intents_get(&e->intents, inp->target);
+		const char *reason = itd_engine_reason(e, inp->reason);
 		if (!in || itd_status_terminal(in->status) ||
-		    itd_intent_transition(&e->intents, in, ITD_ST_CANCELLED, e->tick, inp->reason)) {
+		    itd_intent_transition(&e->intents, in, ITD_ST_CANCELLED, e->tick, reason)) {
 			struct itd_event ev = {.kind = ITD_EV_INTENT_REJECTED,
 					       .intent = in,
 					       .reason = in ? "cancel_not_active" : "cancel_not_found",
@@ -83,7 +84,7 @@ static void apply_input(struct itd_engine *e, struct itd_input *inp)
 			break;
 		}
 		struct itd_event ev = {.kind = ITD_EV_INTENT_CANCELLED, .intent = in,
-				       .reason = inp->reason,
+				       .reason = reason,
 				       .actor = inp->actor[0] ? inp->actor : NULL};
 		itd_engine_emit(e, &ev);
 		break;
@@ -126,8 +127,10 @@ void itd_engine_phase_intake(struct itd_engine *e)
 		}
 	}
 	uint32_t n = itd_intake_take(&e->intake, e->draining, e->tick);
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		apply_input(e, &e->draining[i]);
+		e->last_arrival = e->draining[i].arrival;
+	}
 
 	/* Retries whose backoff has ended compete again from this tick. */
 	for (uint32_t i = 0; i < e->intents.n_active; i++) {

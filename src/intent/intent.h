@@ -174,6 +174,14 @@ struct itd_intents {
 	uint64_t reserved;           /* reserved and not yet created */
 	uint64_t n_live;             /* active intents (n_active, as others see it) */
 	struct itd_key_entry *keys;  /* idempotency index (open addressing) */
+	uint64_t *forced;            /* replay: what the next unreserved creations do
+					(an id, or 0: refused) */
+	size_t n_forced, i_forced, cap_forced; /* queued, consumed, room */
+	bool forcing;                /* replaying: unreserved creations follow
+					`forced`, as they went originally */
+	uint64_t *attempts;          /* this tick's unreserved creations: the id
+					each took, or 0 if refused (journaled) */
+	size_t n_attempts;           /* how many (at most cap_forced) */
 	uint64_t n_keys_cap;         /* power of two */
 	uint64_t by_status[ITD_ST_COUNT]; /* current count of intents per status */
 	uint64_t n_rejected;         /* creations refused (full, invalid) */
@@ -206,6 +214,21 @@ struct itd_intent *itd_intents_by_key(struct itd_intents *t, const char *key);
  * fill the table. */
 int itd_intents_reserve(struct itd_intents *t, const char *key, uint64_t body_hash,
 			uint64_t *seq_out);
+/* Replay: reserve the given seq (as it was reserved when first accepted),
+ * with its key; the counter moves past it.  Same results as
+ * itd_intents_reserve. */
+int itd_intents_reserve_as(struct itd_intents *t, uint64_t seq, const char *key,
+			   uint64_t body_hash);
+/* Replay: what the next creations without a reservation must do, in order
+ * (an id to take, or 0 to be refused), as the attempts log of the original
+ * tick recorded them; replaces what is left of the previous list.  From
+ * then on such creations follow the list only: the original may have
+ * refused one because its room was held by submissions still waiting,
+ * and the replay must refuse it too.  ITD_ELIMIT beyond the room for one
+ * tick's own creations. */
+int itd_intents_force_seqs(struct itd_intents *t, const uint64_t *seqs, size_t n);
+/* Start a new tick's attempts log (t->attempts, t->n_attempts). */
+void itd_intents_attempts_reset(struct itd_intents *t);
 /* Return a reservation that will not be created (drops its key). */
 void itd_intents_unreserve(struct itd_intents *t, uint64_t seq, const char *key);
 

@@ -83,10 +83,55 @@ out:
 	return rc;
 }
 
+int itd_intents_reserve_as(struct itd_intents *t, uint64_t seq, const char *key,
+			   uint64_t body_hash)
+{
+	int rc = ITD_OK;
+	pthread_mutex_lock(&t->lock);
+	if (t->n_live + t->reserved >= t->cap) {
+		rc = ITD_EFULL;
+		goto out;
+	}
+	if (key && *key) {
+		uint64_t holder;
+		rc = itd_keys_claim(t, key, body_hash, seq, &holder);
+		if (rc)
+			goto out;
+	}
+	if (seq > t->next_seq)
+		t->next_seq = seq;
+	t->reserved++;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int itd_intents_force_seqs(struct itd_intents *t, const uint64_t *seqs, size_t n)
+{
+	if (n > t->cap_forced)
+		return ITD_ELIMIT;
+	pthread_mutex_lock(&t->lock);
+	memcpy(t->forced, seqs, n * sizeof *seqs);
+	t->n_forced = n;
+	t->i_forced = 0;
+	t->forcing = true;
+	pthread_mutex_unlock(&t->lock);
+	return ITD_OK;
+}
+
+void itd_intents_attempts_reset(struct itd_intents *t)
+{
+	t->n_attempts = 0;
+}
+
 void itd_intents_unreserve(struct itd_intents *t, uint64_t seq, const char *key)
 {
 	pthread_mutex_lock(&t->lock);
 	t->reserved--;
+	/* Give the id back unless someone took a later one meanwhile (then a
+	 * gap in ids is all that remains). */
+	if (seq == t->next_seq)
+		t->next_seq--;
 	if (key && *key) {
 		uint64_t i = key_slot(t, key);
 		if (t->keys[i].seq == seq)

@@ -27,8 +27,13 @@ int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn)
 	t->free = itd_calloc(t->cap, sizeof *t->free);
 	t->done = itd_calloc(t->cap, sizeof *t->done);
 	t->by_seq = itd_calloc(t->n_map, sizeof *t->by_seq);
+	/* A tick's own creations: the scenario's initial intents, one per
+	 * injection rule, one override. */
+	t->cap_forced = scn->n_intents + scn->n_inject + 2;
+	t->forced = itd_calloc(t->cap_forced, sizeof *t->forced);
+	t->attempts = itd_calloc(t->cap_forced, sizeof *t->attempts);
 	if (!t->rec || !t->active || !t->hist_pool || !t->frame_pool || !t->keys || !t->free ||
-	    !t->done || !t->by_seq)
+	    !t->done || !t->by_seq || !t->forced || !t->attempts)
 		goto fail;
 	for (uint64_t i = 0; i < t->cap; i++) {
 		t->rec[i].hist = &t->hist_pool[i * t->hist_cap];
@@ -56,6 +61,8 @@ void itd_intents_fini(struct itd_intents *t)
 	itd_free(t->free);
 	itd_free(t->done);
 	itd_free(t->by_seq);
+	itd_free(t->forced);
+	itd_free(t->attempts);
 	if (t->lock_ready)
 		pthread_mutex_destroy(&t->lock);
 	memset(t, 0, sizeof *t);
@@ -272,6 +279,17 @@ static int admit(struct itd_intents *t, const struct itd_intent_spec *spec, cons
 		t->n_live++;
 		goto out;
 	}
+	uint64_t s = *seq;
+	if (!s && t->forcing) {
+		/* Replay: each creation goes as it went originally. */
+		s = t->i_forced < t->n_forced ? t->forced[t->i_forced++] : 0;
+		if (!s) {
+			snprintf(msg, cap, "intent table full (as when this tick first ran)");
+			t->n_rejected++;
+			rc = ITD_EFULL;
+			goto out;
+		}
+	}
 	if (t->n_live + t->reserved >= t->cap) {
 		snprintf(msg, cap,
 			 "intent table full (%" PRIu64 " active intents; raise engine.max_intents)",
@@ -280,7 +298,8 @@ static int admit(struct itd_intents *t, const struct itd_intent_spec *spec, cons
 		rc = ITD_EFULL;
 		goto out;
 	}
-	uint64_t s = *seq ? *seq : t->next_seq + 1;
+	if (!s)
+		s = t->next_seq + 1;
 	if (map_find(t, s)) {
 		snprintf(msg, cap, "intent sequence number %" PRIu64 " is already in use", s);
 		t->n_rejected++;
@@ -305,6 +324,9 @@ static int admit(struct itd_intents *t, const struct itd_intent_spec *spec, cons
 	*seq = s;
 	t->n_live++;
 out:
+	/* The tick thread's own creations are journaled attempt by attempt. */
+	if (!spec->reserved && t->n_attempts < t->cap_forced)
+		t->attempts[t->n_attempts++] = rc ? 0 : *seq;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }

@@ -1,0 +1,63 @@
+/* journal_fixture.h: the journal suites' shared fixture: a configuration,
+ * an open that fails the test, one waited-for append, and cleanup. */
+#ifndef ITD_TEST_JOURNAL_FIXTURE_H
+#define ITD_TEST_JOURNAL_FIXTURE_H
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_journal.h"
+#include "test_support.h"
+
+/* ------------------------------------------------------------- fixtures */
+
+static const char scn_a[] = "name: alpha\nstate: {}\n";
+static const char scn_b[] = "name: bravo\nstate: {}\n";
+
+static inline struct itd_journal_config config(const char *dir, const char *name, const char *text)
+{
+	struct itd_journal_config cfg = {
+		.dir = dir, .create = true,
+		.meta = {.scenario_name = name, .scenario_text = text, .scenario_len = strlen(text),
+			 .seed = 7, .rate = 10}};
+	return cfg;
+}
+
+static inline struct itd_journal *open_ok(const struct itd_journal_config *cfg)
+{
+	struct itd_journal *j = NULL;
+	char err[512];
+	int rc = itd_journal_open(cfg, &j, err, sizeof err);
+	if (rc)
+		fail_msg("open %s: %s (%s)", cfg->dir, itd_err_name(rc), err);
+	return j;
+}
+
+static inline int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove a test directory and free its name. */
+static inline void rm_dir(char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+/* Append one input carrying `payload` and wait for it. */
+static inline int put_input(struct itd_journal *j, uint64_t arrival, const char *payload)
+{
+	struct itd_journal_input in = {.arrival = arrival, .kind = 1, .seq = arrival * 10,
+				       .wall_ms = 1000 + (int64_t)arrival, .actor = "op",
+				       .data = payload, .len = strlen(payload)};
+	uint64_t t;
+	int rc = itd_journal_input(j, &in, &t);
+	return rc ? rc : itd_journal_wait(j, t, -1);
+}
+#endif

@@ -1,0 +1,209 @@
+/* test_store_journal_read.c: records come back as written and in order,
+ * beside the writer and after a reopen, and the newest snapshot that
+ * verifies is the one returned. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "journal_fixture.h"
+
+/* ----------------------------------------------------------- round trip */
+
+struct seen {
+	int n_inputs, n_ticks;             /* records read back */
+	bool ok;                           /* every one matched */
+};
+
+static int check_input(void *ctx, const struct itd_journal_input *r)
+{
+	struct seen *s = ctx;
+	s->n_inputs++;
+	char want[64];
+	snprintf(want, sizeof want, "input-%llu", (unsigned long long)r->arrival);
+	if (r->arrival == 2) {
+		/* The odd one: no actor, no data. */
+		s->ok &= r->actor == NULL && r->len == 0 && r->kind == 3;
+		return 0;
+	}
+	s->ok &= r->kind == 1 && r->seq == r->arrival * 10 && r->wall_ms == 1000 + (int64_t)r->arrival &&
+		 r->actor && !strcmp(r->actor, "op") && r->len == strlen(want) &&
+		 !memcmp(r->data, want, r->len);
+	return 0;
+}
+
+static int check_tick(void *ctx, const struct itd_journal_tick *r)
+{
+	struct seen *s = ctx;
+	s->n_ticks++;
+	s->ok &= r->last_arrival == r->tick && r->state_hash == ~r->tick && r->tel_seq == r->tick * 3 &&
+		 r->n_auto_seqs == (uint32_t)(r->tick % 3);
+	for (uint32_t i = 0; i < r->n_auto_seqs; i++)
+		s->ok &= r->auto_seqs[i] == r->tick * 100 + i;
+	return 0;
+}
+
+/* Read everything back and compare with what round_trip wrote. */
+static void verify_round_trip(struct itd_journal *j)
+{
+	struct seen s = {.ok = true};
+	assert_int_equal(itd_journal_read_inputs(j, 0, check_input, &s), ITD_OK);
+	assert_int_equal(itd_journal_read_ticks(j, 0, check_tick, &s), ITD_OK);
+	assert_true(s.ok);
+	assert_int_equal(s.n_inputs, 50);
+	assert_int_equal(s.n_ticks, 20);
+	s = (struct seen){.ok = true};
+	assert_int_equal(itd_journal_read_inputs(j, 45, check_input, &s), ITD_OK);
+	assert_int_equal(s.n_inputs, 5);
+	assert_int_equal(itd_journal_read_ticks(j, 18, check_tick, &s), ITD_OK);
+	assert_int_equal(s.n_ticks, 2);
+
+	uint64_t tick;
+	void *data;
+	size_t len;
+	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, NULL, NULL), ITD_OK);
+	assert_int_equal(tick, 20);
+	assert_int_equal(len, 5000);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(((uint8_t *)data)[i], (uint8_t)(i * 7 + 20));
+	itd_free(data);
+	uint64_t lt, la;
+	itd_journal_last(j, &lt, &la);
+	assert_int_equal(lt, 20);
+	assert_int_equal(la, 50);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-rt");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	struct itd_journal *j = open_ok(&cfg);
+	uint64_t t, last = 0;
+	uint8_t snap[5000];
+	for (uint64_t a = 1; a <= 50; a++) {
+		char buf[64];
+		snprintf(buf, sizeof buf, "input-%llu", (unsigned long long)a);
+		struct itd_journal_input in = {.arrival = a, .kind = 1, .seq = a * 10,
+					       .wall_ms = 1000 + (int64_t)a, .actor = "op",
+					       .data = buf, .len = strlen(buf)};
+		if (a == 2)
+			in = (struct itd_journal_input){.arrival = 2, .kind = 3};
+		assert_int_equal(itd_journal_input(j, &in, &t), ITD_OK);
+		assert_true(t > last);
+		last = t;
+		if (a % 5 == 0 && a <= 100) {
+			uint64_t tk = a / 5 * 2 - 1;
+			for (uint64_t k = tk; k <= tk + 1; k++) {
+				uint64_t seqs[2] = {k * 100, k * 100 + 1};
+				struct itd_journal_tick tr = {.tick = k, .last_arrival = k, .state_hash = ~k,
+							      .tel_seq = k * 3, .auto_seqs = seqs,
+							      .n_auto_seqs = (uint32_t)(k % 3)};
+				assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+				if (k % 10 == 0) {
+					for (size_t i = 0; i < sizeof snap; i++)
+						snap[i] = (uint8_t)(i * 7 + k);
+					assert_int_equal(itd_journal_snapshot(j, k, snap, sizeof snap, &t),
+							 ITD_OK);
+				}
+			}
+		}
+	}
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	/* Everything up to the last ticket is durable with it. */
+	assert_int_equal(itd_journal_wait(j, 1, 0), ITD_OK);
+	/* Read while the writer runs, on a separate connection. */
+	verify_round_trip(j);
+	struct itd_journal_stats st;
+	itd_journal_stats(j, &st);
+	assert_int_equal(st.records, 50 + 20 + 2);
+	assert_int_equal(st.durable_ticket, t);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	/* And after close and reopen (not creating). */
+	cfg.create = false;
+	j = open_ok(&cfg);
+	verify_round_trip(j);
+	/* Arrivals and ticks continue from the database. */
+	struct itd_journal_input again = {.arrival = 50, .kind = 1};
+	assert_int_equal(itd_journal_input(j, &again, &t), ITD_EINVAL);
+	assert_int_equal(t, 0);
+	struct itd_journal_tick tk = {.tick = 20};
+	assert_int_equal(itd_journal_tick(j, &tk, &t), ITD_EINVAL);
+	assert_int_equal(put_input(j, 51, "x"), ITD_OK);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	rm_dir(dir);
+}
+
+/* ------------------------------------------------------------- snapshots */
+
+struct corrupt_seen {
+	uint64_t ticks[8];                 /* ticks reported corrupt */
+	int n;                             /* how many */
+};
+
+static void on_corrupt(void *ctx, uint64_t tick, const char *why)
+{
+	struct corrupt_seen *c = ctx;
+	assert_non_null(why);
+	if (c->n < 8)
+		c->ticks[c->n++] = tick;
+}
+
+static void test_corrupt_snapshot(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-snap");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	struct itd_journal *j = open_ok(&cfg);
+	uint64_t t, tick;
+	void *data;
+	size_t len;
+	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, NULL, NULL),
+			 ITD_ENOTFOUND);
+	assert_null(data);
+	for (uint64_t k = 10; k <= 30; k += 10) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "state at %llu", (unsigned long long)k);
+		assert_int_equal(itd_journal_snapshot(j, k, buf, strlen(buf), &t), ITD_OK);
+	}
+	/* A snapshot again at tick 30 replaces the first one. */
+	assert_int_equal(itd_journal_snapshot(j, 30, "state at 30!", 12, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE snapshot SET data = CAST('state at 31!' AS BLOB) WHERE tick = 30;"
+				      "UPDATE snapshot SET checksum = checksum + 1 WHERE tick = 20;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	cfg.create = false;
+	j = open_ok(&cfg);
+	struct corrupt_seen c = {0};
+	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, on_corrupt, &c), ITD_OK);
+	assert_int_equal(tick, 10);
+	assert_int_equal(len, strlen("state at 10"));
+	assert_memory_equal(data, "state at 10", len);
+	itd_free(data);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.ticks[0], 30);
+	assert_int_equal(c.ticks[1], 20);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	rm_dir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_corrupt_snapshot),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
