@@ -77,6 +77,11 @@ int itd_cli_load(const struct itd_cmd_ctx *c, const char *name, const char *file
 int itd_cli_run_identity(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
 			 unsigned long long *seed_out, char *run_id, size_t cap);
 
+/* What defines the run's scenario for a data directory: the scenario's
+ * source text (built-in or file) and the --set overrides.  malloc'd (the
+ * caller frees); NULL if it cannot be read. */
+char *itd_cli_scenario_identity(const struct itd_cmd_ctx *c, size_t *len_out);
+
 /* Subcommands. */
 int itd_cmd_sim(struct itd_cmd_ctx *c);
 int itd_cmd_validate(struct itd_cmd_ctx *c);
@@ -84,6 +89,7 @@ int itd_cmd_scenarios(struct itd_cmd_ctx *c);
 int itd_cmd_version(struct itd_cmd_ctx *c);
 int itd_cmd_telemetry(struct itd_cmd_ctx *c);
 int itd_cmd_serve(struct itd_cmd_ctx *c);
+int itd_cmd_replay(struct itd_cmd_ctx *c);
 
 /* cli_client.c */
 /* The client subcommands, which talk to a running `intentd serve` over

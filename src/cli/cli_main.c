@@ -61,6 +61,14 @@ static const struct itd_opt validate_opts[] = {
 	{NULL, 0, NULL, NULL, false},
 };
 
+static const struct itd_opt replay_opts[] = {
+	{"data", 'd', "DIR", "the data directory of a run (required)", false},
+	{"verify", 0, NULL, "compare every tick's state hash (always done; exit 3 on a "
+			    "divergence)", false},
+	{"quiet", 'q', NULL, "print only errors", false},
+	{NULL, 0, NULL, NULL, false},
+};
+
 static const struct itd_opt scenarios_opts[] = {
 	{"show", 0, "NAME", "print a built-in scenario's YAML (to start your own)", false},
 	{NULL, 0, NULL, NULL, false},
@@ -76,6 +84,8 @@ static const struct itd_cmd commands[] = {
 		      "telemetry.", sim_opts, itd_cmd_sim},
 	{"serve", NULL, "Run a scenario live: real-time ticks, HTTP API with roles, live event "
 			"stream, console and Prometheus metrics.", serve_opts, itd_cmd_serve},
+	{"replay", NULL, "Re-run a data directory's journal offline and check every tick's state "
+			 "hash (exit 3 on a divergence).", replay_opts, itd_cmd_replay},
 	{"validate", "[FILE...]", "Check scenario files (or --scenario NAME) and report every "
 				  "error as FILE:LINE:COL: message.", validate_opts,
 	 itd_cmd_validate},

@@ -242,3 +242,58 @@ int itd_cli_run_identity(const struct itd_cmd_ctx *c, const struct itd_scenario 
 		snprintf(run_id, cap, "%s-s%llu", s->name, *seed_out);
 	return 0;
 }
+
+char *itd_cli_scenario_identity(const struct itd_cmd_ctx *c, size_t *len_out)
+{
+	const char *name = itd_cli_opt(c, "scenario");
+	const char *file = itd_cli_opt(c, "config");
+	char *text = NULL;
+	size_t len = 0;
+	if (file) {
+		FILE *f = fopen(file, "rb");
+		if (!f)
+			return NULL;
+		char buf[65536];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+			char *t = realloc(text, len + n + 1);
+			if (!t) {
+				free(text);
+				fclose(f);
+				return NULL;
+			}
+			text = t;
+			memcpy(text + len, buf, n);
+			len += n;
+		}
+		fclose(f);
+	} else {
+		const char *want = name ? name : "spacecraft";
+		for (const struct itd_embedded *b = itd_scenario_builtins(); b->name; b++) {
+			size_t k = strlen(want);
+			if (!strncmp(b->name, want, k) && !strcmp(b->name + k, ".yaml")) {
+				text = malloc(b->size + 1);
+				if (!text)
+					return NULL;
+				memcpy(text, b->data, b->size);
+				len = b->size;
+			}
+		}
+	}
+	if (!text)
+		return NULL;
+	/* The overrides are part of what the run is. */
+	const struct itd_optval *sets = itd_cli_optv(c, "set");
+	for (size_t i = 0; sets && i < sets->n; i++) {
+		size_t n = strlen(sets->all[i]);
+		char *t = realloc(text, len + n + 8);
+		if (!t) {
+			free(text);
+			return NULL;
+		}
+		text = t;
+		len += (size_t)sprintf(text + len, "\n--set %s", sets->all[i]);
+	}
+	*len_out = len;
+	return text;
+}

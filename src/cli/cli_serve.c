@@ -28,6 +28,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 {
 	struct itd_scenario *s = NULL;
 	struct itd_server *srv = NULL;
+	char *identity = NULL; /* with --data: what the run's scenario is */
+	size_t id_len = 0;
 	int rc;
 	if (c->n_pos) {
 		fprintf(stderr, "intentd serve: unexpected argument '%s'\n", c->pos[0]);
@@ -50,6 +52,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	if ((rc = itd_cli_run_identity(c, s, &seed, run_id, sizeof run_id)))
 		goto out;
 	bool quiet = itd_cli_opt(c, "quiet") != NULL;
+	if (itd_cli_opt(c, "data"))
+		identity = itd_cli_scenario_identity(c, &id_len);
 	struct itd_server_config cfg = {
 		.scn = s, .seed = seed, .rate_hz = rate, .run_id = run_id,
 		.listen = itd_cli_opt(c, "listen"), .data_dir = itd_cli_opt(c, "data"),
@@ -58,7 +62,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		.stream_ring = (size_t)ring, .client_buffer = (size_t)cbuf, .max_body = (size_t)body,
 		.timeout_s = (unsigned)timeout, .max_conns = (unsigned)conns,
 		.metrics_open = itd_cli_opt(c, "metrics-open") != NULL, .quiet = quiet,
-		.realtime = itd_cli_opt(c, "realtime") != NULL};
+		.realtime = itd_cli_opt(c, "realtime") != NULL,
+		.identity = identity, .identity_len = id_len};
 	char err[1024];
 	rc = itd_server_create(&cfg, &srv, err, sizeof err);
 	if (rc) {
@@ -88,5 +93,6 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 out:
 	itd_server_destroy(srv);
 	itd_scenario_destroy(s);
+	free(identity);
 	return rc;
 }

@@ -169,7 +169,7 @@ static int open_telemetry(const struct itd_cmd_ctx *c, const struct itd_scenario
 		fprintf(stderr, "intentd sim: %s\n", err);
 		return rc == ITD_ECONFIG ? ITD_EXIT_USAGE : ITD_EXIT_RUNTIME;
 	}
-	if (itd_tel_open_sink(*out, where, run_id, err, sizeof err)) {
+	if (itd_tel_open_sink(*out, where, run_id, false, err, sizeof err)) {
 		fprintf(stderr, "intentd sim: cannot open telemetry sink: %s\n", err);
 		itd_tel_destroy(*out);
 		*out = NULL;

@@ -189,6 +189,9 @@ int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const cha
  * itd_engine_run returns after the tick that applies a pause. */
 bool itd_engine_paused(const struct itd_engine *e);
 void itd_engine_resume(struct itd_engine *e);
+/* Pause at once, without an input (the front end cannot journal one, e.g.
+ * its store failed): itd_engine_run returns after the current tick. */
+void itd_engine_hold(struct itd_engine *e);
 
 /* ----------------------------------------------------------- plant API */
 

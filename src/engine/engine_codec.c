@@ -64,6 +64,7 @@ size_t itd_input_encode(const struct itd_input *in, uint8_t *buf)
 	put_u8(&w, CODEC_VERSION);
 	put_u8(&w, (uint8_t)in->kind);
 	put_u64(&w, in->arrival);
+	put_u64(&w, in->apply_tick);
 	put_u64(&w, in->seq);
 	put_u64(&w, (uint64_t)in->received_ms);
 	put_str(&w, in->actor);
@@ -246,6 +247,7 @@ int itd_input_decode(const struct itd_engine *e, const uint8_t *buf, size_t len,
 	uint8_t kind = get_u8(&r);
 	out->kind = (enum itd_input_kind)kind;
 	out->arrival = get_u64(&r);
+	out->apply_tick = get_u64(&r);
 	out->seq = get_u64(&r);
 	out->received_ms = (int64_t)get_u64(&r);
 	get_str(&r, out->actor, sizeof out->actor);

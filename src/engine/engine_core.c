@@ -145,9 +145,8 @@ int itd_engine_step(struct itd_engine *e)
 	}
 	itd_engine_phase_report(e);
 	e->slip_ns = 0;
-	if (e->journal.tick)
-		e->journal.tick(e->journal.ctx, e->tick, e->last_arrival, e->state_hash,
-				e->intents.attempts, e->intents.n_attempts);
+	/* A replay's attempts list governs only the tick it was given for. */
+	itd_intents_forcing_end(&e->intents);
 	return ITD_OK;
 }
 

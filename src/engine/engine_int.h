@@ -19,6 +19,9 @@ struct itd_input {
 	enum itd_input_kind kind;          /* what */
 	uint64_t seq;                      /* SUBMIT: the reserved sequence number */
 	uint64_t arrival;                  /* arrival number (1-based) */
+	uint64_t apply_tick;               /* the tick promised to apply it (it is
+					      never applied earlier, even after a
+					      crash rewound the run) */
 	int64_t received_ms;               /* when it arrived */
 	struct itd_submission sub;         /* SUBMIT (pointers unused) */
 	struct itd_param_value params[ITD_MAX_PARAMS]; /* SUBMIT params; string

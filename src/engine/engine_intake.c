@@ -50,6 +50,7 @@ static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind)
 	memset(in, 0, sizeof *in);
 	in->kind = kind;
 	in->arrival = ++q->arrivals;
+	in->apply_tick = q->apply_tick;
 	in->received_ms = itd_clock_wall_ms();
 	return in;
 }
@@ -95,7 +96,8 @@ uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t t
 		if (__atomic_load_n(&q->apply_tick, __ATOMIC_RELAXED) <= tick) {
 			pthread_mutex_lock(&q->lock);
 			if (q->n == 0) {
-				q->apply_tick = tick + 1;
+				if (q->apply_tick < tick + 1)
+					q->apply_tick = tick + 1;
 				pthread_mutex_unlock(&q->lock);
 				return 0;
 			}
@@ -105,12 +107,18 @@ uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t t
 		}
 	}
 	pthread_mutex_lock(&q->lock);
-	q->apply_tick = tick + 1;
-	uint32_t n = q->n;
+	if (q->apply_tick < tick + 1)
+		q->apply_tick = tick + 1;
+	/* In arrival order, up to the first input promised to a later tick
+	 * (only after a recovery: inputs accepted for ticks that were lost). */
+	uint32_t n = 0;
+	uint32_t ring = q->cap + ITD_INTAKE_CONTROL;
+	while (n < q->n && q->slots[(q->head + n) % ring].apply_tick <= tick)
+		n++;
 	for (uint32_t i = 0; i < n; i++)
-		out[i] = q->slots[(q->head + i) % (q->cap + ITD_INTAKE_CONTROL)];
-	q->head = (q->head + n) % (q->cap + ITD_INTAKE_CONTROL);
-	__atomic_store_n(&q->n, 0, __ATOMIC_RELEASE);
+		out[i] = q->slots[(q->head + i) % ring];
+	q->head = (q->head + n) % ring;
+	__atomic_store_n(&q->n, q->n - n, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
@@ -284,6 +292,10 @@ int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len)
 		goto fail;
 	}
 	*in = dec;
+	/* Inputs accepted for a later tick than the journal reached keep
+	 * their promise, and so do submissions made after the recovery. */
+	if (dec.apply_tick > q->apply_tick)
+		q->apply_tick = dec.apply_tick;
 	/* Replay does not journal again: it feeds what the journal holds. */
 	pthread_mutex_unlock(&q->lock);
 	return ITD_OK;

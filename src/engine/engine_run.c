@@ -20,6 +20,11 @@ bool itd_engine_paused(const struct itd_engine *e)
 	return __atomic_load_n(&e->paused, __ATOMIC_ACQUIRE);
 }
 
+void itd_engine_hold(struct itd_engine *e)
+{
+	__atomic_store_n(&e->paused, true, __ATOMIC_RELEASE);
+}
+
 void itd_engine_resume(struct itd_engine *e)
 {
 	__atomic_store_n(&e->paused, false, __ATOMIC_RELEASE);

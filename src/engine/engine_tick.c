@@ -382,9 +382,20 @@ void itd_engine_phase_execute(struct itd_engine *e)
 	}
 }
 
+/* Phase 8 (persist): the tick's journal record, after its last event and
+ * before the observer's tick_end, so a front end can hold the tick's
+ * telemetry back until the record is durable. */
+static void journal_tick(struct itd_engine *e)
+{
+	if (e->journal.tick)
+		e->journal.tick(e->journal.ctx, e->tick, e->last_arrival, e->state_hash,
+				e->intents.attempts, e->intents.n_attempts);
+}
+
 void itd_engine_phase_report(struct itd_engine *e)
 {
 	if (!e->obs.event) {
+		journal_tick(e);
 		if (e->obs.tick_end)
 			e->obs.tick_end(e->obs.ctx, e);
 		return;
@@ -423,6 +434,7 @@ void itd_engine_phase_report(struct itd_engine *e)
 	}
 	struct itd_event tk = {.kind = ITD_EV_ENGINE_TICK};
 	itd_engine_emit(e, &tk);
+	journal_tick(e);
 	if (e->obs.tick_end)
 		e->obs.tick_end(e->obs.ctx, e);
 }

@@ -227,6 +227,9 @@ int itd_intents_reserve_as(struct itd_intents *t, uint64_t seq, const char *key,
  * and the replay must refuse it too.  ITD_ELIMIT beyond the room for one
  * tick's own creations. */
 int itd_intents_force_seqs(struct itd_intents *t, const uint64_t *seqs, size_t n);
+/* End replay mode after the tick it was given for: later creations take
+ * ids and room as live ones do. */
+void itd_intents_forcing_end(struct itd_intents *t);
 /* Start a new tick's attempts log (t->attempts, t->n_attempts). */
 void itd_intents_attempts_reset(struct itd_intents *t);
 /* Return a reservation that will not be created (drops its key). */

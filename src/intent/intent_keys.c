@@ -111,12 +111,23 @@ int itd_intents_force_seqs(struct itd_intents *t, const uint64_t *seqs, size_t n
 	if (n > t->cap_forced)
 		return ITD_ELIMIT;
 	pthread_mutex_lock(&t->lock);
-	memcpy(t->forced, seqs, n * sizeof *seqs);
+	if (n)
+		memcpy(t->forced, seqs, n * sizeof *seqs);
 	t->n_forced = n;
 	t->i_forced = 0;
 	t->forcing = true;
 	pthread_mutex_unlock(&t->lock);
 	return ITD_OK;
+}
+
+void itd_intents_forcing_end(struct itd_intents *t)
+{
+	if (!t->forcing)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->forcing = false;
+	t->n_forced = t->i_forced = 0;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void itd_intents_attempts_reset(struct itd_intents *t)

@@ -32,6 +32,10 @@ struct itd_server_config {
 	bool metrics_open;              /* /metrics without a token */
 	bool realtime;                  /* run the tick thread SCHED_FIFO (needs
 					   privilege; refused loudly without) */
+	const void *identity;           /* with data_dir: what defines the scenario
+					   (its text and overrides); a data dir of
+					   another scenario is refused */
+	size_t identity_len;            /* its length */
 	bool quiet;                     /* no banner on stderr */
 };
 

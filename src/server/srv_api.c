@@ -88,6 +88,16 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 	cJSON *j, *d;
 	switch (rc) {
 	case ITD_OK: {
+		/* Acknowledged only once durable (group commit: concurrent
+		 * submissions share the fsync). */
+		if (r->srv->store) {
+			int w = itd_store_wait(r->srv->store, rcpt.ticket, 10000);
+			if (w)
+				return srv_error(out, 503, "store_unavailable", NULL,
+						 "%s is queued but could not be made durable (%s); "
+						 "retry with an idempotency_key to be sure",
+						 rcpt.id, itd_err_msg(w));
+		}
 		/* The hot path of intake: a fixed shape, written directly (cJSON
 		 * would format the number with printf and re-parse it). */
 		char text[128];
@@ -149,6 +159,9 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 	}
 	case ITD_EINVAL:
 		return srv_error(out, 400, "invalid_submission", NULL, "%s", msg);
+	case ITD_EIO:
+		snprintf(out->retry_after, sizeof out->retry_after, "5");
+		return srv_error(out, 503, "store_unavailable", NULL, "%s", msg);
 	default:
 		return srv_error(out, 500, "internal", NULL, "submission failed: %s",
 				 itd_err_msg(rc));

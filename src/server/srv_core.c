@@ -19,6 +19,8 @@
 static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
 {
 	struct itd_server *s = ctx;
+	if (s->replaying)
+		return; /* recovery re-runs ticks that were already reported */
 	srv_metrics_event(s->metrics, ev);
 	if (s->obs.event)
 		s->obs.event(s->obs.ctx, e, ev);
@@ -27,6 +29,17 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 static void on_tick_end(void *ctx, const struct itd_engine *e)
 {
 	struct itd_server *s = ctx;
+	if (s->replaying)
+		return;
+	/* A tick's effects are reported only once the tick is durable: after a
+	 * crash it is replayed, never reported twice. */
+	if (s->store && !s->store_failed && itd_store_wait_tick(s->store, 10000)) {
+		s->store_failed = true;
+		fprintf(stderr, "intentd: the store cannot make tick %llu durable: pausing; "
+				"submissions are refused until it is repaired\n",
+			(unsigned long long)itd_engine_tick(e));
+		itd_engine_hold(s->engine);
+	}
 	if (s->obs.tick_end)
 		s->obs.tick_end(s->obs.ctx, e);
 	srv_metrics_tick(s->metrics, itd_clock_mono_ns() - itd_engine_tick_start_ns(e));
@@ -67,6 +80,42 @@ static int make_run_dir(struct itd_server *s, char *err, size_t cap)
 	return ITD_OK;
 }
 
+/* ------------------------------------------------------------- store */
+
+static uint64_t tel_seq(void *ctx)
+{
+	return itd_tel_events(ctx);
+}
+
+/* Open the journal in the data dir, replay it (the run continues where its
+ * last durable tick left off), then journal from here on. */
+static int open_store(struct itd_server *s, char *err, size_t cap)
+{
+	const struct itd_server_config *cfg = &s->cfg;
+	struct itd_store_config sc = {
+		.dir = cfg->data_dir, .scenario_name = cfg->scn->name, .identity = cfg->identity,
+		.identity_len = cfg->identity_len, .seed = cfg->seed,
+		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz};
+	int rc = itd_store_open(&sc, &s->store, err, cap);
+	if (rc)
+		return rc;
+	uint64_t ticks, seq;
+	uint64_t t0 = itd_clock_mono_ns();
+	s->replaying = true;
+	rc = itd_store_recover(s->store, s->engine, &ticks, &seq, err, cap);
+	s->replaying = false;
+	if (rc)
+		return rc;
+	itd_tel_set_seq(s->tel, seq);
+	itd_store_attach(s->store, s->engine, tel_seq, s->tel);
+	if (ticks) /* worth saying even when quiet: the run continued */
+		fprintf(stderr, "intentd: recovered %llu ticks and %llu intents from %s in %.3f s\n",
+			(unsigned long long)ticks,
+			(unsigned long long)itd_engine_intents_c(s->engine)->n, cfg->data_dir,
+			(double)(itd_clock_mono_ns() - t0) / 1e9);
+	return ITD_OK;
+}
+
 /* ------------------------------------------------------------ create */
 
 int itd_server_create(const struct itd_server_config *cfg, struct itd_server **out, char *err,
@@ -104,12 +153,17 @@ int itd_server_create(const struct itd_server_config *cfg, struct itd_server **o
 
 	/* Telemetry: drop-oldest (a live loop never waits for a sink),
 	 * flushed every tick so the stream is prompt. */
+	/* With a store, a tick's events wait for the tick to be durable. */
 	struct itd_tel_options to = {.run_id = cfg->run_id, .policy = ITD_TEL_DROP_OLDEST,
-				     .flush_every_tick = true};
+				     .flush_every_tick = true,
+				     .hold_ticks = cfg->data_dir != NULL};
 	if ((rc = itd_tel_create_for(cfg->scn, &to, &s->tel, err, cap)))
 		goto fail;
 	if (!cfg->telemetry || strcmp(cfg->telemetry, "off")) {
-		if ((rc = itd_tel_open_sink(s->tel, cfg->telemetry, cfg->run_id, err, cap)))
+		/* With a data dir the run continues across restarts, and so does
+		 * its telemetry file. */
+		if ((rc = itd_tel_open_sink(s->tel, cfg->telemetry, cfg->run_id, cfg->data_dir != NULL,
+					    err, cap)))
 			goto fail;
 	}
 	if ((rc = itd_tel_add_sink(s->tel, "stream", srv_stream_sink(), s->stream))) {
@@ -126,6 +180,8 @@ int itd_server_create(const struct itd_server_config *cfg, struct itd_server **o
 		snprintf(err, cap, "cannot create the engine: %s", itd_err_msg(rc));
 		goto fail;
 	}
+	if (cfg->data_dir && (rc = open_store(s, err, cap)))
+		goto fail;
 	if ((rc = srv_auth_init(&s->auth, &s->cfg, err, cap)))
 		goto fail;
 	if ((rc = srv_http_start(s, err, cap)))
@@ -277,6 +333,7 @@ void itd_server_destroy(struct itd_server *s)
 	srv_http_stop(s);
 	/* Telemetry before the stream: its sink thread writes into the ring. */
 	itd_tel_destroy(s->tel);
+	itd_store_close(s->store);
 	itd_engine_destroy(s->engine);
 	srv_stream_destroy(s->stream);
 	srv_metrics_destroy(s->metrics);

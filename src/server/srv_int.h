@@ -32,6 +32,7 @@
 
 #include "engine/engine.h"
 #include "server.h"
+#include "store/store.h"
 #include "telemetry/telemetry_events.h"
 
 /* ------------------------------------------------------------- roles */
@@ -203,6 +204,9 @@ struct itd_server {
 	struct srv_stream *stream;       /* live events */
 	struct srv_metrics *metrics;     /* Prometheus counters */
 	struct MHD_Daemon *mhd;          /* HTTP */
+	struct itd_store *store;         /* with --data: the journal, else NULL */
+	bool replaying;                  /* recovery: the observer stays silent */
+	bool store_failed;               /* a tick could not be made durable */
 	uint16_t port;                   /* the port actually bound */
 	uint64_t tick_start_ns;          /* when the current tick began */
 

@@ -445,7 +445,8 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 		goto fail;
 	j->meta = cfg->meta;
 	j->meta.scenario_name = NULL;
-	j->meta.scenario_text = NULL;
+	/* The scenario text is the caller's: kept only while open() writes it
+	 * into a new database's meta (offline tools read it back). */
 	j->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
 	j->next_ticket = 1;
 	if (cfg->meta.scenario_text) {
@@ -462,7 +463,9 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 		goto fail;
 	}
 	uint64_t last_tick, last_arrival;
-	if ((rc = itd_journal_db_open(j, cfg->create, &last_tick, &last_arrival, err, cap)))
+	rc = itd_journal_db_open(j, cfg->create, &last_tick, &last_arrival, err, cap);
+	j->meta.scenario_text = NULL;
+	if (rc)
 		goto fail;
 	j->d_tick = j->q_tick = last_tick;
 	j->d_arrival = j->q_arrival = last_arrival;

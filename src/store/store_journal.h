@@ -153,4 +153,10 @@ int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick,
 int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
 				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx);
 
+/* What the journal was opened for: the scenario text it recorded (NUL
+ * terminated, itd_malloc'd: the caller frees), the seed and the rate.
+ * ITD_ENOTFOUND if no scenario text was recorded. */
+int itd_journal_read_meta(struct itd_journal *j, char **text_out, size_t *len_out,
+			  uint64_t *seed_out, double *rate_out);
+
 #endif

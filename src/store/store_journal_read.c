@@ -164,3 +164,53 @@ int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void 
 	sqlite3_close(db);
 	return rc;
 }
+
+int itd_journal_read_meta(struct itd_journal *j, char **text_out, size_t *len_out,
+			  uint64_t *seed_out, double *rate_out)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	*text_out = NULL;
+	*len_out = 0;
+	*seed_out = 0;
+	*rate_out = 0;
+	int rc = reader_query(j, "SELECT key, value FROM meta WHERE ?1 >= 0", 0, &db, &st);
+	if (rc)
+		return rc;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if (!key)
+			continue;
+		if (!strcmp(key, "seed")) {
+			*seed_out = (uint64_t)sqlite3_column_int64(st, 1);
+		} else if (!strcmp(key, "rate")) {
+			*rate_out = sqlite3_column_double(st, 1);
+		} else if (!strcmp(key, "scenario_text")) {
+			const void *b = sqlite3_column_blob(st, 1);
+			size_t n = (size_t)sqlite3_column_bytes(st, 1);
+			itd_free(*text_out);
+			*text_out = itd_malloc(n + 1);
+			if (!*text_out) {
+				rc = ITD_ENOMEM;
+				break;
+			}
+			if (n)
+				memcpy(*text_out, b, n);
+			(*text_out)[n] = '\0';
+			*len_out = n;
+		}
+	}
+	if (!rc)
+		rc = walk_rc(src);
+	if (!rc && !*text_out)
+		rc = ITD_ENOTFOUND;
+	if (rc) {
+		itd_free(*text_out);
+		*text_out = NULL;
+		*len_out = 0;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}

@@ -52,7 +52,8 @@ int tel_buf_init(struct itd_tel *t, size_t buffer_bytes)
 		return ITD_EINVAL;
 	t->arena = itd_malloc(n * chunk);
 	t->chunks = itd_calloc(n, sizeof *t->chunks);
-	if (!t->arena || !t->chunks) {
+	t->held = itd_calloc(n, sizeof *t->held);
+	if (!t->arena || !t->chunks || !t->held) {
 		tel_buf_fini(t);
 		return ITD_ENOMEM;
 	}
@@ -68,6 +69,8 @@ int tel_buf_init(struct itd_tel *t, size_t buffer_bytes)
 
 void tel_buf_fini(struct itd_tel *t)
 {
+	itd_free(t->held);
+	t->held = NULL;
 	itd_free(t->chunks);
 	itd_free(t->arena);
 	t->chunks = NULL;
@@ -131,10 +134,21 @@ static void drop_oldest(struct itd_tel *t)
 	}
 }
 
+static void publish_locked(struct itd_tel *t, struct tel_chunk *c, bool close);
+
 struct tel_chunk *tel_buf_acquire(struct itd_tel *t)
 {
 	pthread_mutex_lock(&t->mu);
 	while (!t->free) {
+		if (t->n_held) {
+			/* Every chunk is taken: stop holding this tick back (its
+			 * events reach the sinks early) rather than drop what
+			 * was never published, which could not be counted. */
+			for (size_t i = 0; i < t->n_held; i++)
+				publish_locked(t, t->held[i], true);
+			t->n_held = 0;
+			continue;
+		}
 		if (t->policy == ITD_TEL_BLOCK)
 			pthread_cond_wait(&t->free_cond, &t->mu);
 		else
@@ -159,9 +173,9 @@ struct tel_chunk *tel_buf_acquire(struct itd_tel *t)
 	return c;
 }
 
-void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close)
+/* tel_buf_publish with mu held. */
+static void publish_locked(struct itd_tel *t, struct tel_chunk *c, bool close)
 {
-	pthread_mutex_lock(&t->mu);
 	uint64_t ev = c->n_events - c->pub_events;
 	size_t bytes = c->len - c->pub_len;
 	c->pub_len = c->len;
@@ -178,6 +192,12 @@ void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close)
 		s->lag_bytes += bytes;
 		pthread_cond_signal(&s->cond);
 	}
+}
+
+void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close)
+{
+	pthread_mutex_lock(&t->mu);
+	publish_locked(t, c, close);
 	pthread_mutex_unlock(&t->mu);
 }
 

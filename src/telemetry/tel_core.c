@@ -109,6 +109,7 @@ int itd_tel_create(const struct itd_tel_config *cfg, struct itd_tel **out)
 		return ITD_ENOMEM;
 	t->policy = cfg->policy;
 	t->flush_every_tick = cfg->flush_every_tick;
+	t->hold_ticks = cfg->hold_ticks;
 	t->max_event = cfg->max_event_bytes ? cfg->max_event_bytes : DEFAULT_MAX_EVENT;
 	if (t->max_event > SIZE_MAX / 16)
 		goto fail;
@@ -255,9 +256,20 @@ void itd_tel_end(struct itd_tel *t)
 		c->n_events++;
 	}
 	if (t->chunk_bytes - c->len < t->max_event) {
-		tel_buf_publish(t, c, true);
+		if (t->hold_ticks && t->held && t->n_held < t->n_chunks)
+			t->held[t->n_held++] = c; /* closed at the tick end */
+		else
+			tel_buf_publish(t, c, true);
 		t->cur = NULL;
 	}
+}
+
+/* Hand the held full chunks to the sinks, oldest first. */
+static void release_held(struct itd_tel *t)
+{
+	for (size_t i = 0; i < t->n_held; i++)
+		tel_buf_publish(t, t->held[i], true);
+	t->n_held = 0;
 }
 
 /* Emit telemetry.delayed if a sink's drop or error count moved since the
@@ -306,6 +318,7 @@ void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 {
 	assert(!t->in_event);
 	report_delays(t, cycle, ts_ms);
+	release_held(t);
 	/* pub_len is written only by this thread, so it is read without mu. */
 	if (t->flush_every_tick && t->cur && t->cur->len > t->cur->pub_len)
 		tel_buf_publish(t, t->cur, false);
@@ -314,6 +327,7 @@ void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 void itd_tel_drain(struct itd_tel *t)
 {
 	assert(!t->in_event);
+	release_held(t);
 	if (t->cur && t->cur->len > t->cur->pub_len)
 		tel_buf_publish(t, t->cur, false);
 	tel_buf_wait_drained(t);
@@ -327,6 +341,11 @@ void itd_tel_destroy(struct itd_tel *t)
 	tel_buf_stop_sinks(t);
 	/* The current chunk, if any, is empty; all chunks die with the arena. */
 	tel_free(t, true);
+}
+
+void itd_tel_set_seq(struct itd_tel *t, uint64_t seq)
+{
+	__atomic_store_n(&t->seq, seq, __ATOMIC_RELAXED);
 }
 
 uint64_t itd_tel_events(const struct itd_tel *t)

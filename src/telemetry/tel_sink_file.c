@@ -74,6 +74,31 @@ static int make_parents(char *path)
 	return 0;
 }
 
+/* Appending to a file a crash interrupted: if it does not end with a
+ * newline, its last line is a torn event; cut it off so the next event
+ * starts a line of its own (readers see a seq gap, never a broken line). */
+static int drop_torn_line(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (end <= 0)
+		return end < 0 ? -1 : 0;
+	char buf[4096];
+	off_t pos = end;
+	while (pos > 0) {
+		size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+		if (pread(fd, buf, n, pos - (off_t)n) != (ssize_t)n)
+			return -1;
+		for (size_t i = n; i-- > 0;) {
+			if (buf[i] == '\n') {
+				off_t keep = pos - (off_t)n + (off_t)i + 1;
+				return keep == end ? 0 : ftruncate(fd, keep);
+			}
+		}
+		pos -= (off_t)n;
+	}
+	return ftruncate(fd, 0); /* no complete line at all */
+}
+
 int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_ops **ops,
 		       void **ctx, char *err, size_t cap)
 {
@@ -103,11 +128,18 @@ int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_op
 				 strerror(errno));
 		goto fail;
 	}
-	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+	int flags = (truncate ? O_WRONLY | O_TRUNC : O_RDWR) | O_CREAT | O_APPEND | O_CLOEXEC;
 	f->fd = open(path, flags, 0644);
 	if (f->fd < 0) {
 		if (err && cap)
 			snprintf(err, cap, "telemetry file %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!truncate && drop_torn_line(f->fd) != 0) {
+		if (err && cap)
+			snprintf(err, cap, "telemetry file %s: cannot repair its last line: %s", path,
+				 strerror(errno));
+		close(f->fd);
 		goto fail;
 	}
 	itd_free(dirs);

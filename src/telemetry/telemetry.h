@@ -125,6 +125,10 @@ struct itd_tel_config {
 	size_t max_event_bytes;      /* largest event; 0: 64 KiB */
 	bool flush_every_tick;       /* paced runs: hand partial buffers to sinks at
 					each tick end so events appear promptly */
+	bool hold_ticks;             /* hand a tick's events to sinks only at its
+					tick end, even when a buffer fills before
+					(a front end that first makes the tick
+					durable, so nothing is reported twice) */
 };
 
 struct itd_tel;
@@ -164,6 +168,10 @@ struct itd_tel_sink_stats {
 	uint64_t write_errors;   /* failed writes */
 	uint64_t bytes;          /* bytes written */
 };
+
+/* Continue the sequence after `seq` (a run resumed from its journal):
+ * the next event gets seq + 1.  Call before the first event. */
+void itd_tel_set_seq(struct itd_tel *t, uint64_t seq);
 
 /* Counters: events emitted (== last seq) and, per sink, what it got. */
 uint64_t itd_tel_events(const struct itd_tel *t);

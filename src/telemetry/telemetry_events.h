@@ -21,6 +21,7 @@ struct itd_tel_options {
 	const char *run_id;          /* envelope run_id */
 	enum itd_tel_policy policy;  /* drop-oldest or block */
 	bool flush_every_tick;       /* paced runs: events appear promptly */
+	bool hold_ticks;             /* a tick's events reach sinks only at its end */
 };
 
 /* Create telemetry configured by the scenario's telemetry section (tags,
@@ -30,9 +31,10 @@ struct itd_tel_options {
 int itd_tel_create_for(const struct itd_scenario *s, const struct itd_tel_options *o,
 		       struct itd_tel **out, char *err, size_t cap);
 /* Attach the sink a user chose: "-" for stdout, a file path, or NULL for
- * logs/telemetry/RUN_ID.jsonl (created, truncated).  ("off" is the
- * caller's business: attach nothing.)  Returns 0 or an error with err. */
-int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, char *err,
-		      size_t cap);
+ * logs/telemetry/RUN_ID.jsonl (created; truncated, or appended to when a
+ * resumed run continues its file).  ("off" is the caller's business:
+ * attach nothing.)  Returns 0 or an error with err. */
+int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, bool append,
+		      char *err, size_t cap);
 
 #endif

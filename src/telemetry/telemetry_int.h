@@ -136,6 +136,9 @@ struct itd_tel {
 	/* Configuration, fixed after create. */
 	enum itd_tel_policy policy;  /* drop-oldest or block */
 	bool flush_every_tick;       /* publish partial chunks at each tick end */
+	bool hold_ticks;             /* full chunks wait for the tick end too */
+	struct tel_chunk **held;     /* full chunks held until the tick end (n_chunks) */
+	size_t n_held;               /* how many */
 	size_t max_event;            /* largest event line, bytes */
 	size_t chunk_bytes;          /* bytes per chunk */
 	size_t n_chunks;             /* chunks allocated */

@@ -49,15 +49,16 @@ int itd_tel_create_for(const struct itd_scenario *s, const struct itd_tel_option
 		.run_id = o->run_id, .tag_keys = tk, .tag_values = tv, .n_tags = td->n_tags,
 		.redact = rd, .n_redact = td->n_redact,
 		.hmac_key = (const uint8_t *)key, .hmac_key_len = key ? strlen(key) : 0,
-		.policy = o->policy, .flush_every_tick = o->flush_every_tick};
+		.policy = o->policy, .flush_every_tick = o->flush_every_tick,
+		.hold_ticks = o->hold_ticks};
 	int rc = itd_tel_create(&cfg, out);
 	if (rc)
 		snprintf(err, cap, "telemetry: %s", itd_err_msg(rc));
 	return rc;
 }
 
-int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, char *err,
-		      size_t cap)
+int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, bool append,
+		      char *err, size_t cap)
 {
 	const struct itd_sink_ops *ops;
 	void *ctx;
@@ -73,7 +74,7 @@ int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, 
 			snprintf(path, sizeof path, "%s", where);
 		else
 			snprintf(path, sizeof path, "logs/telemetry/%s.jsonl", run_id);
-		rc = itd_sink_file_open(path, true, &ops, &ctx, err, cap);
+		rc = itd_sink_file_open(path, !append, &ops, &ctx, err, cap);
 	}
 	if (!rc)
 		rc = itd_tel_add_sink(t, name, ops, ctx);

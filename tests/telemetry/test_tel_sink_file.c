@@ -97,11 +97,49 @@ static void test_file_sink_errors(void **state)
 	free(dir);
 }
 
+/* Appending after a crash that tore the last line: the torn part is cut
+ * off, whole lines stay, and the next write starts a line of its own. */
+static void test_append_drops_a_torn_last_line(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("torn");
+	char path[4200];
+	snprintf(path, sizeof path, "%s/t.jsonl", dir);
+	static const char *const cases[][2] = {
+		{"{\"a\":1}\n{\"b\":2}\n{\"c\":", "{\"a\":1}\n{\"b\":2}\n"},
+		{"{\"a\":1}\n", "{\"a\":1}\n"},
+		{"{\"torn", ""},
+		{"", ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fputs(cases[i][0], f);
+		fclose(f);
+		const struct itd_sink_ops *ops;
+		void *ctx;
+		char err[256];
+		assert_int_equal(itd_sink_file_open(path, false, &ops, &ctx, err, sizeof err), ITD_OK);
+		assert_int_equal(ops->write(ctx, "{\"z\":9}\n", 8), ITD_OK);
+		ops->close(ctx);
+		char want[256];
+		snprintf(want, sizeof want, "%s{\"z\":9}\n", cases[i][1]);
+		size_t len;
+		char *got = itd_test_read_file(path, &len);
+		assert_string_equal(got, want);
+		free(got);
+	}
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_sink_appends_all_events_in_order),
 		cmocka_unit_test(test_file_sink_errors),
+		cmocka_unit_test(test_append_drops_a_torn_last_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
