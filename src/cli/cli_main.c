@@ -35,7 +35,8 @@ static const struct itd_opt serve_opts[] = {
 	 false},
 	{"rate", 0, "HZ", "tick rate (default: the scenario's)", false},
 	{"seed", 0, "S", "run seed (default: the scenario's)", false},
-	{"data", 'd', "DIR", "data directory (admin token, snapshots)", false},
+	{"data", 'd', "DIR", "data directory: the durable store (a restart continues the run), "
+			    "admin token, snapshots", false},
 	{"tokens", 0, "FILE", "bearer tokens with roles (YAML, mode 0600)", false},
 	{"tls-cert", 0, "FILE", "serve HTTPS with this PEM certificate", false},
 	{"tls-key", 0, "FILE", "and this PEM private key", false},
