@@ -428,7 +428,9 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 	struct MHD_OptionItem opts[] = {
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
 		{MHD_OPTION_SOCK_ADDR, 0, &addr},
-		{MHD_OPTION_THREAD_POOL_SIZE, 2, NULL},
+		/* With a store a submission waits for its commit on an HTTP
+		 * thread; more threads let more submissions share each fsync. */
+		{MHD_OPTION_THREAD_POOL_SIZE, s->cfg.data_dir ? 32 : 2, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, NULL},
 		/* Bodies go to our own buffer, so a connection's pool only holds
