@@ -24,6 +24,8 @@ static const struct itd_opt sim_opts[] = {
 					      " --clock sim) or drop oldest (default with real)",
 	 false},
 	{"run-id", 0, "ID", "the envelope's run_id (default SCENARIO-sSEED)", false},
+	{"data", 'd', "DIR", "journal the run into an empty data directory (check it with "
+			    "`intentd replay --data DIR`)", false},
 	{"lines", 'l', NULL, "print one readable line per tick", false},
 	{"quiet", 'q', NULL, "no progress bar and no summary", false},
 	{NULL, 0, NULL, NULL, false},

@@ -10,6 +10,7 @@
 
 #include "cli_int.h"
 #include "engine/engine.h"
+#include "store/store.h"
 #include "telemetry/telemetry_events.h"
 
 static volatile int stop_flag;
@@ -178,11 +179,54 @@ static int open_telemetry(const struct itd_cmd_ctx *c, const struct itd_scenario
 	return 0;
 }
 
+static uint64_t tel_seq(void *ctx)
+{
+	return ctx ? itd_tel_events(ctx) : 0;
+}
+
+/* sim --data DIR: journal the run so `intentd replay` can check it.  A
+ * batch run starts a store; it does not continue one (serve does). */
+static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
+			unsigned long long seed, double rate, struct itd_engine *e,
+			struct itd_tel *tel, struct itd_store **out)
+{
+	const char *dir = itd_cli_opt(c, "data");
+	size_t len = 0;
+	char *identity = itd_cli_scenario_identity(c, &len);
+	if (!identity) {
+		fprintf(stderr, "intentd sim: cannot read the scenario for the journal\n");
+		return ITD_EXIT_RUNTIME;
+	}
+	struct itd_store_config sc = {.dir = dir, .scenario_name = s->name, .identity = identity,
+				      .identity_len = len, .seed = seed,
+				      .rate = rate > 0 ? rate : s->rate_hz};
+	char err[1024];
+	int rc = itd_store_open(&sc, out, err, sizeof err);
+	free(identity);
+	if (rc) {
+		fprintf(stderr, "intentd sim: %s\n", err);
+		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
+	}
+	uint64_t last_tick = 0, last_arrival = 0;
+	itd_store_last(*out, &last_tick, &last_arrival);
+	if (last_tick || last_arrival) {
+		fprintf(stderr, "intentd sim: %s already holds a run (%llu ticks); use an empty "
+				"directory, or `intentd serve --data` to continue a run\n",
+			dir, (unsigned long long)last_tick);
+		itd_store_close(*out);
+		*out = NULL;
+		return ITD_EXIT_USAGE;
+	}
+	itd_store_attach(*out, e, tel ? tel_seq : NULL, tel);
+	return 0;
+}
+
 int itd_cmd_sim(struct itd_cmd_ctx *c)
 {
 	struct itd_scenario *s = NULL;
 	struct itd_tel *tel = NULL;
 	struct itd_engine *e = NULL;
+	struct itd_store *st = NULL;
 	int rc;
 	if (c->n_pos) {
 		fprintf(stderr, "intentd sim: unexpected argument '%s'\n", c->pos[0]);
@@ -243,6 +287,8 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 		rc = ITD_EXIT_RUNTIME;
 		goto out;
 	}
+	if ((v = itd_cli_opt(c, "data")) && (rc = open_journal(c, s, seed, rate, e, tel, &st)))
+		goto out;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -251,6 +297,11 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 
 	uint64_t t0 = itd_clock_mono_ns();
 	int erc = itd_engine_run(e, cycles, &stop_flag);
+	if (st && itd_store_close(st)) {
+		fprintf(stderr, "intentd sim: the journal could not be made durable\n");
+		erc = ITD_EIO;
+	}
+	st = NULL;
 	double secs = (double)(itd_clock_mono_ns() - t0) / 1e9;
 	if (tel)
 		itd_tel_drain(tel);
@@ -260,6 +311,7 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 		summary(e, tel, secs, tel_stdout || view.lines ? stderr : stdout);
 	rc = erc ? ITD_EXIT_RUNTIME : ITD_EXIT_OK;
 out:
+	itd_store_close(st);
 	itd_engine_destroy(e);
 	itd_tel_destroy(tel);
 	itd_scenario_destroy(s);

@@ -69,6 +69,11 @@ int itd_store_close(struct itd_store *st)
 	return rc;
 }
 
+void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out)
+{
+	itd_journal_last(st->j, tick_out, arrival_out);
+}
+
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms)
 {
 	return ticket ? itd_journal_wait(st->j, ticket, timeout_ms) : ITD_OK;

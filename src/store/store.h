@@ -49,6 +49,9 @@ int itd_store_recover(struct itd_store *st, struct itd_engine *e, uint64_t *tick
 void itd_store_attach(struct itd_store *st, struct itd_engine *e,
 		      uint64_t (*tel_seq)(void *ctx), void *ctx);
 
+/* The last tick and input the store holds (0, 0 for a new one). */
+void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out);
+
 /* Wait until ticket (from a receipt) is durable; 0, ITD_EAGAIN (timeout),
  * ITD_EIO (the store failed: nothing pending is durable). */
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms);
