@@ -11,89 +11,37 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_util import Results, Server  # noqa: E402
 
 VIEWER = "viewer-secret-0123456789"
 OPERATOR = "operator-secret-0123456789"
 ADMIN = "admin-secret-0123456789"
 
-passes = 0
-fails = 0
+R = Results()
 
 
 def check(ok, what, detail=""):
-    global passes, fails
-    if ok:
-        passes += 1
-        print(f"ok   - {what}")
-    else:
-        fails += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""))
-    return ok
+    """One check; the detail is printed only when it fails."""
+    return R.check(ok, what + (f": {detail}" if detail and not ok else ""))
 
 
-class Server:
-    """`intentd serve` in a private directory; stderr is read continuously
-    by a thread so the server never blocks on it."""
-
-    def __init__(self, binary, workdir, extra=()):
-        env = dict(os.environ)
-        env.update(INTENTD_VIEWER_TOKEN=VIEWER, INTENTD_OPERATOR_TOKEN=OPERATOR,
-                   INTENTD_ADMIN_TOKEN=ADMIN)
-        self.data = os.path.join(workdir, "data")
-        os.makedirs(self.data, exist_ok=True)
-        cmd = [binary, "serve", "--scenario", "spacecraft", "--listen", "127.0.0.1:0",
-               "--data", self.data, "--rate", "100", "--quiet", *extra]
-        self.lines = []
-        self.eof = False
-        self.cv = threading.Condition()
-        self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.url = self._wait_url(20)
-
-    def _pump(self):
-        for raw in self.proc.stderr:
-            with self.cv:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.eof = True
-            self.cv.notify_all()
-
-    def _wait_url(self, timeout):
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                for line in self.lines:
-                    m = re.match(r"intentd: listening on (http://127\.0\.0\.1:\d+)", line)
-                    if m:
-                        return m.group(1)
-                left = deadline - time.monotonic()
-                if self.eof or left <= 0:
-                    raise RuntimeError("no 'listening on' line; stderr:\n  " +
-                                       "\n  ".join(self.lines[-20:]))
-                self.cv.wait(left)
-
-    def stop(self):
-        """SIGTERM, a graceful exit within 10 s, else SIGKILL.  Returns the
-        exit status (None if it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode
+def start(binary, workdir, extra=()):
+    """`intentd serve` on the spacecraft with a private data dir and the
+    three role tokens (serve_util.Server picks the port)."""
+    os.makedirs(workdir, exist_ok=True)
+    env = {"INTENTD_VIEWER_TOKEN": VIEWER, "INTENTD_OPERATOR_TOKEN": OPERATOR,
+           "INTENTD_ADMIN_TOKEN": ADMIN}
+    args = ["--scenario", "spacecraft", "--data", os.path.join(workdir, "data"),
+            "--rate", "100", *extra]
+    return Server(binary, args, env=env, workdir=workdir)
 
 
 def http(method, url, token=None, body=None, timeout=10):
@@ -154,7 +102,7 @@ def promtool_check(text):
 
 
 def test_protected(binary, work):
-    srv = Server(binary, os.path.join(work, "protected"))
+    srv = start(binary, os.path.join(work, "protected"))
     try:
         st, _, body = http("GET", srv.url + "/metrics")
         check(st == 401, "GET /metrics without a token is 401", f"got {st}")
@@ -271,7 +219,7 @@ def test_protected(binary, work):
 
 
 def test_open(binary, work):
-    srv = Server(binary, os.path.join(work, "open"), ["--metrics-open"])
+    srv = start(binary, os.path.join(work, "open"), ["--metrics-open"])
     try:
         st, ctype, text = http("GET", srv.url + "/metrics")
         check(st == 200, "--metrics-open: GET /metrics without a token is 200", f"got {st}")
@@ -296,12 +244,11 @@ def main():
             test(binary, work)
         except Exception as e:  # a crash of one test is a failure, not an abort
             check(False, f"{test.__name__} raised", repr(e))
-    print(f"{passes} passed, {fails} failed")
-    if fails == 0:
+    if R.failed == 0:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"(kept {work})")
-    return 1 if fails else 0
+    R.finish()
 
 
 if __name__ == "__main__":

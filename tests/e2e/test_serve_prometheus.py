@@ -12,7 +12,6 @@ when Prometheus is not installed); exits 1 on failure.
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,23 +23,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_util import Results, Server  # noqa: E402
+
 PROMETHEUS = "/usr/bin/prometheus"
 VIEWER = "viewer-secret-0123456789"
 OPERATOR = "operator-secret-0123456789"
 
-passes = 0
-fails = 0
+R = Results()
 
 
 def check(ok, what, detail=""):
-    global passes, fails
-    if ok:
-        passes += 1
-        print(f"ok   - {what}")
-    else:
-        fails += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""))
-    return ok
+    """One check; the detail is printed only when it fails."""
+    return R.check(ok, what + (f": {detail}" if detail and not ok else ""))
 
 
 class Proc:
@@ -100,24 +95,12 @@ def free_port():
 
 
 def start_intentd(binary, work):
-    env = dict(os.environ)
-    env.update(INTENTD_VIEWER_TOKEN=VIEWER, INTENTD_OPERATOR_TOKEN=OPERATOR)
-    log = os.path.join(work, "intentd.log")
-    p = Proc([binary, "serve", "--scenario", "spacecraft", "--listen", "127.0.0.1:0",
-              "--data", os.path.join(work, "data"), "--rate", "100", "--quiet"],
-             work, env, log)
-    # The log file is the server's stderr: wait for the address line.
-    def url():
-        with open(log, "rb") as f:
-            m = re.search(rb"intentd: listening on (http://127\.0\.0\.1:(\d+))", f.read())
-        if p.proc.poll() is not None:
-            raise RuntimeError("intentd exited: " + p.tail())
-        return m and (m.group(1).decode(), int(m.group(2)))
-    found = wait_for(url, 20, 0.05)
-    if not found:
-        p.stop()
-        raise RuntimeError("intentd printed no 'listening on' line: " + p.tail())
-    return p, found[0], found[1]
+    """intentd with viewer and operator tokens: (server, url, port)."""
+    srv = Server(binary, ["--scenario", "spacecraft", "--data", os.path.join(work, "data"),
+                          "--rate", "100"],
+                 env={"INTENTD_VIEWER_TOKEN": VIEWER, "INTENTD_OPERATOR_TOKEN": OPERATOR},
+                 workdir=work)
+    return srv, srv.url, srv.port
 
 
 PROM_CONFIG = """\
@@ -229,7 +212,7 @@ def run(binary, work):
         prc = prom_proc.stop() if prom_proc else 0
         irc = itd.stop()
     check(prc == 0, "Prometheus stops cleanly", f"exit {prc}: {prom_proc and prom_proc.tail()}")
-    check(irc == 0, "intentd exits 0 on SIGTERM", f"exit {irc}: {itd.tail()}")
+    check(irc == 0, "intentd exits 0 on SIGTERM", f"exit {irc}: {itd.stderr()[-2000:]}")
 
 
 def main():
@@ -246,12 +229,11 @@ def main():
         run(binary, work)
     except Exception as e:
         check(False, "the test raised", repr(e))
-    print(f"{passes} passed, {fails} failed")
-    if fails == 0:
+    if R.failed == 0:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"(kept {work})")
-    return 1 if fails else 0
+    R.finish()
 
 
 if __name__ == "__main__":
