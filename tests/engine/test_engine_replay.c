@@ -197,16 +197,24 @@ static void replay_and_compare(const struct itd_scenario *s, struct journal *j,
 	itd_engine_destroy(e);
 }
 
+/* An engine whose inputs and ticks go to journal j. */
+static struct itd_engine *recording(const struct itd_scenario *s, struct journal *j)
+{
+	struct itd_journal_hooks h = {.input = j_input, .tick = j_tick, .ctx = j};
+	struct itd_engine_config cfg = {.scn = s, .seed = 1};
+	struct itd_engine *e;
+	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
+	itd_engine_set_journal(e, &h);
+	j->engine = e;
+	return e;
+}
+
 static void test_single_thread_replay_is_exact(void **state)
 {
 	(void)state;
 	struct itd_scenario *s = scenario();
 	struct journal *j = journal_new();
-	struct itd_journal_hooks h = {.input = j_input, .tick = j_tick, .ctx = j};
-	struct itd_engine *e;
-	struct itd_engine_config cfg = {.scn = s, .seed = 1};
-	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
-	itd_engine_set_journal(e, &h);
+	struct itd_engine *e = recording(s, j);
 	uint64_t x = 42;
 	for (int t = 0; t < 1500; t++) {
 		for (int k = 0; k < 3; k++)
@@ -244,12 +252,7 @@ static void test_replay_is_exact_when_a_submitter_races_the_tick(void **state)
 	(void)state;
 	struct itd_scenario *s = scenario();
 	struct journal *j = journal_new();
-	struct itd_journal_hooks h = {.input = j_input, .tick = j_tick, .ctx = j};
-	struct itd_engine *e;
-	struct itd_engine_config cfg = {.scn = s, .seed = 1};
-	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
-	itd_engine_set_journal(e, &h);
-	j->engine = e;
+	struct itd_engine *e = recording(s, j);
 	struct racer r = {.e = e, .s = s};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, race_inputs, &r), 0);
@@ -268,11 +271,7 @@ static void test_a_refusing_journal_refuses_the_input(void **state)
 	(void)state;
 	struct itd_scenario *s = scenario();
 	struct journal *j = journal_new();
-	struct itd_journal_hooks h = {.input = j_input, .tick = j_tick, .ctx = j};
-	struct itd_engine *e;
-	struct itd_engine_config cfg = {.scn = s, .seed = 1};
-	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
-	itd_engine_set_journal(e, &h);
+	struct itd_engine *e = recording(s, j);
 	struct itd_submission sub = {
 		.type = (uint32_t)itd_scenario_type(s, "orbit_correction"),
 		.goal = {.present = true, .metric = 0, .reference = 3, .tolerance = 0.1},
@@ -303,12 +302,9 @@ static void test_damaged_encodings_are_refused(void **state)
 	(void)state;
 	struct itd_scenario *s = scenario();
 	struct journal *j = journal_new();
-	struct itd_journal_hooks h = {.input = j_input, .tick = j_tick, .ctx = j};
-	struct itd_engine *e, *f;
+	struct itd_engine *e = recording(s, j), *f;
 	struct itd_engine_config cfg = {.scn = s, .seed = 1};
-	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
 	assert_int_equal(itd_engine_create(&cfg, &f), ITD_OK);
-	itd_engine_set_journal(e, &h);
 	uint64_t x = 3;
 	for (int k = 0; k < 60; k++)
 		one_input(e, s, &x);
