@@ -9,7 +9,8 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3 \
-	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk
+	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk \
+	nats-server libnats-dev
 
 .PHONY: all deps build run test test-normal test-asan fuzz-smoke bench clean print-deps
 

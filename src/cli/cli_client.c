@@ -20,7 +20,8 @@
 	 "the server (default $INTENTD_URL, else " ITD_CLI_HTTP_DEFAULT_URL ")", false},     \
 	{"token", 0, "TOKEN", "bearer token (default $INTENTD_TOKEN, else the admin token "  \
 			      "file)", false},                                               \
-	{"data", 'd', "DIR", "the server's data directory, to find DIR/admin.token", false}, \
+	{"data", 'd', "DIR", "the server's data directory: without --server, read its store "  \
+			    "offline (intents, explain); else find DIR/admin.token", false},     \
 	{"cacert", 0, "FILE", "trust this CA certificate (PEM) for https", false},           \
 	{"insecure", 'k', NULL, "do not verify the server's TLS certificate", false},       \
 	{"json", 0, NULL, "print the server's JSON answer as it is", false}
@@ -334,12 +335,21 @@ static void print_intents(const cJSON *list, bool quiet)
 	itd_free(cells);
 }
 
+/* --data DIR without --server or $INTENTD_URL: read the store itself. */
+static bool offline(const struct itd_cmd_ctx *c)
+{
+	const char *url = getenv("INTENTD_URL");
+	return itd_cli_opt(c, "data") && !itd_cli_opt(c, "server") && !(url && *url);
+}
+
 int itd_cmd_intents(struct itd_cmd_ctx *c)
 {
 	if (c->n_pos) {
 		fprintf(stderr, "intentd intents: unexpected argument '%s'\n", c->pos[0]);
 		return ITD_EXIT_USAGE;
 	}
+	if (offline(c))
+		return itd_cli_offline_intents(c);
 	const char *lim = itd_cli_opt(c, "limit");
 	unsigned long long n;
 	int rc;
@@ -494,12 +504,8 @@ int itd_cmd_explain(struct itd_cmd_ctx *c)
 	int rc = one_arg(c, "intent ID");
 	if (rc)
 		return rc;
-	const char *url = getenv("INTENTD_URL");
-	if (itd_cli_opt(c, "data") && !itd_cli_opt(c, "server") && !(url && *url)) {
-		fprintf(stderr, "intentd explain: offline explain needs the store (not yet "
-				"available); give --server URL to ask a running server\n");
-		return ITD_EXIT_USAGE;
-	}
+	if (offline(c))
+		return itd_cli_offline_explain(c);
 	char path[512] = "/api/v1/intents/";
 	itd_cli_http_escape(path, sizeof path, c->pos[0]);
 	return itd_cli_http_exchange(c, path, NULL, show_story);

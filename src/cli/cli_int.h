@@ -90,6 +90,10 @@ int itd_cmd_version(struct itd_cmd_ctx *c);
 int itd_cmd_telemetry(struct itd_cmd_ctx *c);
 int itd_cmd_serve(struct itd_cmd_ctx *c);
 int itd_cmd_replay(struct itd_cmd_ctx *c);
+int itd_cmd_audit(struct itd_cmd_ctx *c);
+/* intents / explain read from a store (cli_offline.c): --data DIR, no server. */
+int itd_cli_offline_intents(struct itd_cmd_ctx *c);
+int itd_cli_offline_explain(struct itd_cmd_ctx *c);
 
 /* cli_client.c */
 /* The client subcommands, which talk to a running `intentd serve` over

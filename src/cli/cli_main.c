@@ -11,6 +11,12 @@
 	{"set", 0, "PATH=VALUE", "override a scenario value, e.g. state.battery.initial=24", \
 	 true}
 
+#define AUDIT_OPTS                                                                      \
+	{"audit-key", 0, "FILE", "sign audit chain checkpoints with this Ed25519 secret key "   \
+				 "(make one with `intentd audit keygen`)", false},              \
+	{"audit-every", 0, "N", "with --audit-key: a signed checkpoint every N entries "        \
+				"(default 1000)", false}
+
 static const struct itd_opt sim_opts[] = {
 	SCENARIO_OPTS,
 	{"cycles", 'n', "N", "ticks to run (default 400; 0 = until interrupted)", false},
@@ -26,6 +32,7 @@ static const struct itd_opt sim_opts[] = {
 	{"run-id", 0, "ID", "the envelope's run_id (default SCENARIO-sSEED)", false},
 	{"data", 'd', "DIR", "journal the run into an empty data directory (check it with "
 			    "`intentd replay --data DIR`)", false},
+	AUDIT_OPTS,
 	{"lines", 'l', NULL, "print one readable line per tick", false},
 	{"quiet", 'q', NULL, "no progress bar and no summary", false},
 	{NULL, 0, NULL, NULL, false},
@@ -39,6 +46,7 @@ static const struct itd_opt serve_opts[] = {
 	{"seed", 0, "S", "run seed (default: the scenario's)", false},
 	{"data", 'd', "DIR", "data directory: the durable store (a restart continues the run), "
 			    "admin token, snapshots", false},
+	AUDIT_OPTS,
 	{"tokens", 0, "FILE", "bearer tokens with roles (YAML, mode 0600)", false},
 	{"tls-cert", 0, "FILE", "serve HTTPS with this PEM certificate", false},
 	{"tls-key", 0, "FILE", "and this PEM private key", false},
@@ -72,6 +80,18 @@ static const struct itd_opt replay_opts[] = {
 	{NULL, 0, NULL, NULL, false},
 };
 
+static const struct itd_opt audit_opts[] = {
+	{"data", 'd', "DIR", "verify: the data directory whose chain to check", false},
+	{"public-key", 0, "FILE", "verify: check checkpoint signatures with this Ed25519 public "
+				  "key", false},
+	{"checkpoint-every", 0, "N", "verify, with --public-key: a checkpoint must follow every "
+				     "N entries (default 1000; 0: do not require them)", false},
+	{"head", 0, "INDEX:HASH", "verify: the chain must reach this entry with this hash (a "
+				  "head printed by an earlier verify: catches truncation)", false},
+	{"quiet", 'q', NULL, "print only errors", false},
+	{NULL, 0, NULL, NULL, false},
+};
+
 static const struct itd_opt scenarios_opts[] = {
 	{"show", 0, "NAME", "print a built-in scenario's YAML (to start your own)", false},
 	{NULL, 0, NULL, NULL, false},
@@ -89,6 +109,9 @@ static const struct itd_cmd commands[] = {
 			"stream, console and Prometheus metrics.", serve_opts, itd_cmd_serve},
 	{"replay", NULL, "Re-run a data directory's journal offline and check every tick's state "
 			 "hash (exit 3 on a divergence).", replay_opts, itd_cmd_replay},
+	{"audit", "verify|keygen [SECRET PUBLIC]",
+	 "Verify a data directory's tamper-evident audit chain (exit 3 names the first bad "
+	 "entry), or make a key pair to sign its checkpoints.", audit_opts, itd_cmd_audit},
 	{"validate", "[FILE...]", "Check scenario files (or --scenario NAME) and report every "
 				  "error as FILE:LINE:COL: message.", validate_opts,
 	 itd_cmd_validate},

@@ -37,6 +37,7 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	}
 	double rate = 0;
 	unsigned long long seed = 0, ring = 0, cbuf = 0, body = 0, timeout = 0, conns = 0;
+	unsigned long long audit_every = 0;
 	const char *v;
 	if ((v = itd_cli_opt(c, "rate")) && (rc = itd_cli_double("rate", v, 1e-3, 100000, &rate)))
 		return rc;
@@ -44,8 +45,14 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	    (rc = size_opt(c, "stream-client-buffer", 4096, 1ull << 30, &cbuf)) ||
 	    (rc = size_opt(c, "max-body", 1024, 1ull << 26, &body)) ||
 	    (rc = size_opt(c, "timeout", 1, 3600, &timeout)) ||
-	    (rc = size_opt(c, "max-conns", 16, 1000000, &conns)))
+	    (rc = size_opt(c, "max-conns", 16, 1000000, &conns)) ||
+	    (rc = size_opt(c, "audit-every", 1, 1ull << 40, &audit_every)))
 		return rc;
+	if (itd_cli_opt(c, "audit-key") && !itd_cli_opt(c, "data")) {
+		fprintf(stderr, "intentd serve: --audit-key needs --data (the audit chain lives "
+				"in the data directory)\n");
+		return ITD_EXIT_USAGE;
+	}
 	if ((rc = itd_cli_load_scenario(c, &s)))
 		return rc;
 	char run_id[256];
@@ -63,7 +70,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		.timeout_s = (unsigned)timeout, .max_conns = (unsigned)conns,
 		.metrics_open = itd_cli_opt(c, "metrics-open") != NULL, .quiet = quiet,
 		.realtime = itd_cli_opt(c, "realtime") != NULL,
-		.identity = identity, .identity_len = id_len};
+		.identity = identity, .identity_len = id_len,
+		.audit_key = itd_cli_opt(c, "audit-key"), .audit_every = audit_every};
 	char err[1024];
 	rc = itd_server_create(&cfg, &srv, err, sizeof err);
 	if (rc) {

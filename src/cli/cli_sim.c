@@ -23,7 +23,8 @@ static void on_signal(int sig)
 
 /* The CLI's observer: forwards to telemetry and draws lines/progress. */
 struct sim_view {
-	struct itd_observer tel;  /* telemetry's observer (event may be NULL) */
+	struct itd_observer tel;  /* telemetry's observer (event may be NULL), or
+				     with --data the audit observer in front of it */
 	bool lines;               /* one line per tick */
 	bool progress;            /* progress bar on stderr */
 	uint64_t total;           /* ticks to run (0: unbounded) */
@@ -34,7 +35,8 @@ struct sim_view {
 static void view_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
 {
 	struct sim_view *v = ctx;
-	v->tel.event(v->tel.ctx, e, ev);
+	if (v->tel.event)
+		v->tel.event(v->tel.ctx, e, ev);
 }
 
 static void print_line(const struct itd_engine *e)
@@ -184,11 +186,19 @@ static uint64_t tel_seq(void *ctx)
 	return ctx ? itd_tel_events(ctx) : 0;
 }
 
+/* Audit entries carry their event's telemetry payload. */
+static int audit_payload(void *ctx, const struct itd_engine *e, const struct itd_event *ev,
+			 const struct itd_value *pre, char *buf, size_t cap, size_t *len_out)
+{
+	return itd_tel_payload(ctx, e, ev, pre, buf, cap, len_out);
+}
+
 /* sim --data DIR: journal the run so `intentd replay` can check it.  A
  * batch run starts a store; it does not continue one (serve does). */
 static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
 			unsigned long long seed, double rate, struct itd_engine *e,
-			struct itd_tel *tel, struct itd_store **out)
+			struct itd_tel *tel, struct itd_tel *enc, struct sim_view *view,
+			struct itd_store **out)
 {
 	const char *dir = itd_cli_opt(c, "data");
 	size_t len = 0;
@@ -197,11 +207,19 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 		fprintf(stderr, "intentd sim: cannot read the scenario for the journal\n");
 		return ITD_EXIT_RUNTIME;
 	}
+	unsigned long long every = 0;
+	const char *v = itd_cli_opt(c, "audit-every");
+	int rc;
+	if (v && (rc = itd_cli_u64("audit-every", v, 1, 1ull << 40, &every))) {
+		free(identity);
+		return rc;
+	}
 	struct itd_store_config sc = {.dir = dir, .scenario_name = s->name, .identity = identity,
 				      .identity_len = len, .seed = seed,
-				      .rate = rate > 0 ? rate : s->rate_hz};
+				      .rate = rate > 0 ? rate : s->rate_hz,
+				      .audit_key = itd_cli_opt(c, "audit-key"), .audit_every = every};
 	char err[1024];
-	int rc = itd_store_open(&sc, out, err, sizeof err);
+	rc = itd_store_open(&sc, out, err, sizeof err);
 	free(identity);
 	if (rc) {
 		fprintf(stderr, "intentd sim: %s\n", err);
@@ -218,6 +236,11 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 		return ITD_EXIT_USAGE;
 	}
 	itd_store_attach(*out, e, tel ? tel_seq : NULL, tel);
+	struct itd_observer next = view->tel;
+	if (itd_store_observer(*out, &next, audit_payload, enc, &view->tel)) {
+		fprintf(stderr, "intentd sim: out of memory setting up the audit chain\n");
+		return ITD_EXIT_RUNTIME;
+	}
 	return 0;
 }
 
@@ -227,6 +250,7 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 	struct itd_tel *tel = NULL;
 	struct itd_engine *e = NULL;
 	struct itd_store *st = NULL;
+	struct itd_tel *enc = NULL; /* --data with telemetry off: encodes audit payloads */
 	int rc;
 	if (c->n_pos) {
 		fprintf(stderr, "intentd sim: unexpected argument '%s'\n", c->pos[0]);
@@ -260,6 +284,24 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 	}
 	if ((rc = open_telemetry(c, s, run_id, !real, &tel)))
 		goto out;
+	bool data = itd_cli_opt(c, "data") != NULL;
+	if (itd_cli_opt(c, "audit-key") && !data) {
+		fprintf(stderr, "intentd sim: --audit-key needs --data (the audit chain lives in "
+				"the data directory)\n");
+		rc = ITD_EXIT_USAGE;
+		goto out;
+	}
+	if (data && !tel) {
+		/* No telemetry, but the audit payloads still follow its
+		 * redaction rules. */
+		struct itd_tel_options eo = {.run_id = run_id};
+		char err[512];
+		if (itd_tel_create_for(s, &eo, &enc, err, sizeof err)) {
+			fprintf(stderr, "intentd sim: %s\n", err);
+			rc = ITD_EXIT_USAGE;
+			goto out;
+		}
+	}
 
 	bool quiet = itd_cli_opt(c, "quiet") != NULL;
 	const char *where = itd_cli_opt(c, "telemetry");
@@ -276,18 +318,18 @@ int itd_cmd_sim(struct itd_cmd_ctx *c)
 		goto out;
 	}
 	view.progress &= !view.lines;
-	struct itd_observer obs = {.event = tel ? view_event : NULL, .tick_end = view_tick_end,
-				   .ctx = &view};
+	struct itd_observer obs = {.event = tel || data ? view_event : NULL,
+				   .tick_end = view_tick_end, .ctx = &view};
 	struct itd_engine_config ec = {.scn = s, .seed = seed,
 				       .clock = real ? ITD_CLOCK_REAL : ITD_CLOCK_SIM,
 				       .rate_hz = rate,
-				       .obs = (tel || view.lines || view.progress) ? &obs : NULL};
+				       .obs = (tel || data || view.lines || view.progress) ? &obs : NULL};
 	if (itd_engine_create(&ec, &e)) {
 		fprintf(stderr, "intentd sim: out of memory creating the engine\n");
 		rc = ITD_EXIT_RUNTIME;
 		goto out;
 	}
-	if ((v = itd_cli_opt(c, "data")) && (rc = open_journal(c, s, seed, rate, e, tel, &st)))
+	if (data && (rc = open_journal(c, s, seed, rate, e, tel, tel ? tel : enc, &view, &st)))
 		goto out;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -314,6 +356,7 @@ out:
 	itd_store_close(st);
 	itd_engine_destroy(e);
 	itd_tel_destroy(tel);
+	itd_tel_destroy(enc);
 	itd_scenario_destroy(s);
 	return rc;
 }

@@ -36,6 +36,9 @@ struct itd_server_config {
 					   (its text and overrides); a data dir of
 					   another scenario is refused */
 	size_t identity_len;            /* its length */
+	const char *audit_key;          /* with data_dir: Ed25519 secret key file to
+					   sign audit checkpoints, or NULL */
+	uint64_t audit_every;           /* a checkpoint every N entries; 0: 1000 */
 	bool quiet;                     /* no banner on stderr */
 };
 

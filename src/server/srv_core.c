@@ -87,6 +87,13 @@ static uint64_t tel_seq(void *ctx)
 	return itd_tel_events(ctx);
 }
 
+/* Audit entries carry their event's telemetry payload. */
+static int audit_payload(void *ctx, const struct itd_engine *e, const struct itd_event *ev,
+			 const struct itd_value *pre, char *buf, size_t cap, size_t *len_out)
+{
+	return itd_tel_payload(ctx, e, ev, pre, buf, cap, len_out);
+}
+
 /* Open the journal in the data dir, replay it (the run continues where its
  * last durable tick left off), then journal from here on. */
 static int open_store(struct itd_server *s, char *err, size_t cap)
@@ -95,7 +102,8 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 	struct itd_store_config sc = {
 		.dir = cfg->data_dir, .scenario_name = cfg->scn->name, .identity = cfg->identity,
 		.identity_len = cfg->identity_len, .seed = cfg->seed,
-		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz};
+		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz,
+		.audit_key = cfg->audit_key, .audit_every = cfg->audit_every};
 	int rc = itd_store_open(&sc, &s->store, err, cap);
 	if (rc)
 		return rc;
@@ -108,6 +116,12 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		return rc;
 	itd_tel_set_seq(s->tel, seq);
 	itd_store_attach(s->store, s->engine, tel_seq, s->tel);
+	/* From here on every decision is also an audit entry of its tick. */
+	struct itd_observer tel = s->obs;
+	if ((rc = itd_store_observer(s->store, &tel, audit_payload, s->tel, &s->obs))) {
+		snprintf(err, cap, "cannot set up the audit chain: %s", itd_err_msg(rc));
+		return rc;
+	}
 	if (ticks) /* worth saying even when quiet: the run continued */
 		fprintf(stderr, "intentd: recovered %llu ticks and %llu intents from %s in %.3f s\n",
 			(unsigned long long)ticks,

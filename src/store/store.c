@@ -4,15 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
-#include "store_journal.h"
+#include <sodium.h>
 
-struct itd_store {
-	struct itd_journal *j;         /* the journal */
-	uint64_t (*tel_seq)(void *ctx);/* the telemetry seq provider, or NULL */
-	void *tel_ctx;                 /* its argument */
-	uint64_t tick_ticket;          /* the last tick record's ticket (tick thread) */
-};
+#include "store_audit.h"
+#include "store_int.h"
 
 int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, char *err,
 		   size_t cap)
@@ -21,11 +16,29 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 	struct itd_store *st = itd_calloc(1, sizeof *st);
 	if (!st)
 		return ITD_ENOMEM;
+	uint8_t sk[ITD_AUDIT_SK_LEN];
 	struct itd_journal_config jc = {
 		.dir = cfg->dir, .create = true,
 		.meta = {.scenario_name = cfg->scenario_name, .scenario_text = cfg->identity,
-			 .scenario_len = cfg->identity_len, .seed = cfg->seed, .rate = cfg->rate}};
-	int rc = itd_journal_open(&jc, &st->j, err, cap);
+			 .scenario_len = cfg->identity_len, .seed = cfg->seed, .rate = cfg->rate},
+		.audit_every = cfg->audit_every};
+	int rc = ITD_OK;
+	if (cfg->audit_key) {
+		rc = itd_audit_key_load_secret(cfg->audit_key, sk);
+		if (rc) {
+			snprintf(err, cap, "%s: %s", cfg->audit_key,
+				 rc == ITD_ECONFIG ? "the audit key file must be a regular file "
+						     "that only its owner can read (chmod 600)" :
+				 rc == ITD_EPARSE ? "not an Ed25519 secret key (128 hex digits; "
+						    "make one with intentd audit keygen)" :
+						    itd_err_msg(rc));
+			itd_free(st);
+			return rc;
+		}
+		jc.audit_sk = sk;
+	}
+	rc = itd_journal_open(&jc, &st->j, err, cap);
+	sodium_memzero(sk, sizeof sk);
 	if (rc) {
 		itd_free(st);
 		return rc;
@@ -43,7 +56,7 @@ int itd_store_open_existing(const char *dir, struct itd_store **out, char **iden
 	struct itd_store *st = itd_calloc(1, sizeof *st);
 	if (!st)
 		return ITD_ENOMEM;
-	struct itd_journal_config jc = {.dir = dir, .create = false,
+	struct itd_journal_config jc = {.dir = dir, .create = false, .readonly = true,
 					.meta = {.scenario_name = "(as recorded)"}};
 	int rc = itd_journal_open(&jc, &st->j, err, cap);
 	if (rc) {
@@ -65,6 +78,9 @@ int itd_store_close(struct itd_store *st)
 	if (!st)
 		return ITD_OK;
 	int rc = itd_journal_close(st->j);
+	itd_free(st->pre);
+	itd_free(st->pbuf);
+	itd_free(st->notes);
 	itd_free(st);
 	return rc;
 }
@@ -99,10 +115,13 @@ static void on_tick(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t ha
 		    const uint64_t *attempts, size_t n)
 {
 	struct itd_store *st = ctx;
+	if (st->payload)
+		itd_store_notes_close(st, tick, itd_engine_now_ms(st->e));
 	struct itd_journal_tick rec = {
 		.tick = tick, .last_arrival = last_arrival, .state_hash = hash,
 		.tel_seq = st->tel_seq ? st->tel_seq(st->tel_ctx) : 0,
-		.auto_seqs = attempts, .n_auto_seqs = (uint32_t)n};
+		.auto_seqs = attempts, .n_auto_seqs = (uint32_t)n,
+		.notes = st->notes, .notes_len = st->notes_used};
 	int rc = itd_journal_tick(st->j, &rec, &st->tick_ticket);
 	if (rc == ITD_EFULL) {
 		/* The writer is behind: let it catch up (batch runs), then
@@ -112,11 +131,13 @@ static void on_tick(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t ha
 	}
 	if (rc)
 		st->tick_ticket = UINT64_MAX; /* never durable: waits report it */
+	st->notes_used = 0;
 }
 
 void itd_store_attach(struct itd_store *st, struct itd_engine *e,
 		      uint64_t (*tel_seq)(void *ctx), void *ctx)
 {
+	st->e = e;
 	st->tel_seq = tel_seq;
 	st->tel_ctx = ctx;
 	struct itd_journal_hooks h = {.input = on_input, .tick = on_tick, .ctx = st};

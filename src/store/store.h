@@ -18,6 +18,10 @@ struct itd_store_config {
 	size_t identity_len;        /* its length */
 	uint64_t seed;              /* the run seed */
 	double rate;                /* tick rate */
+	const char *audit_key;      /* Ed25519 secret key file (0600) to sign audit
+				       checkpoints with, or NULL */
+	uint64_t audit_every;       /* with audit_key: a checkpoint after every N
+				       entries (0: 1000) */
 };
 
 struct itd_store;
@@ -49,6 +53,28 @@ int itd_store_recover(struct itd_store *st, struct itd_engine *e, uint64_t *tick
 void itd_store_attach(struct itd_store *st, struct itd_engine *e,
 		      uint64_t (*tel_seq)(void *ctx), void *ctx);
 
+/* ------------------------------------------------------------- audit */
+
+/* Encodes an event's payload for the audit chain (the telemetry module's
+ * itd_tel_payload has this shape; ctx is its struct itd_tel). */
+typedef int (*itd_store_payload_fn)(void *ctx, const struct itd_engine *e,
+				    const struct itd_event *ev, const struct itd_value *pre_effect,
+				    char *buf, size_t cap, size_t *len_out);
+
+/* Fill *out with an observer that passes every event on to `next` (may be
+ * NULL) and records every decision (intake, verdict change, execution with
+ * the state change it made, lifecycle end, console command; the list is in
+ * store_observe.c) as an audit note of its tick: the notes are chained
+ * and committed in the tick record's transaction.  Call after
+ * itd_store_attach; install *out as the engine's observer.  Returns 0 or
+ * ITD_ENOMEM. */
+int itd_store_observer(struct itd_store *st, const struct itd_observer *next,
+		       itd_store_payload_fn fn, void *fn_ctx, struct itd_observer *out);
+
+/* Notes that did not fit a tick's note buffer (each such tick records an
+ * "audit.overflow" note saying how many). */
+uint64_t itd_store_notes_lost(const struct itd_store *st);
+
 /* The last tick and input the store holds (0, 0 for a new one). */
 void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out);
 
@@ -57,6 +83,47 @@ void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms);
 /* Wait until the last tick journaled is durable (same results). */
 int itd_store_wait_tick(struct itd_store *st, int64_t timeout_ms);
+
+/* ----------------------------------------------------------- queries */
+
+/* One intent as the store's index has it (pointers valid during the call). */
+struct itd_store_intent_row {
+	uint64_t seq;
+	const char *id, *type, *status, *actor;
+	uint64_t created_tick;      /* the tick it was received at */
+	uint64_t updated_tick;      /* the tick of its last recorded decision */
+};
+typedef int (*itd_store_intent_fn)(void *ctx, const struct itd_store_intent_row *r);
+
+/* Every intent the store has recorded (terminal ones included: nothing is
+ * ever deleted), in seq order after after_seq, at most limit (0: all);
+ * status and type (may be NULL) are comma-separated lists to filter by.
+ * A nonzero return of fn stops the walk and is returned. */
+int itd_store_query_intents(struct itd_store *st, const char *status, const char *type,
+			    uint64_t after_seq, uint64_t limit, itd_store_intent_fn fn, void *ctx);
+
+/* One audit entry of an intent's story. */
+struct itd_store_story_entry {
+	uint64_t index, tick;       /* its place in the chain, and its tick */
+	int64_t time_ms;            /* the tick's time */
+	const char *kind, *actor;   /* the event, and who caused it ("" if none) */
+	const char *data;           /* the event's payload (JSON), len bytes */
+	size_t len;
+};
+typedef int (*itd_store_story_fn)(void *ctx, const struct itd_store_story_entry *e);
+
+/* Every audit entry about intent `id`, in chain order.  ITD_ENOTFOUND if
+ * there is none. */
+int itd_store_query_story(struct itd_store *st, const char *id, itd_store_story_fn fn,
+			  void *ctx);
+
+/* Verify the store's audit chain (store_audit.h: itd_audit_verify_with):
+ * 0 if intact, ITD_EVERIFY with the first bad entry in *out, or an I/O
+ * error. */
+struct itd_audit_verify_opts;
+struct itd_audit_report;
+int itd_store_audit_verify(struct itd_store *st, const struct itd_audit_verify_opts *opts,
+			   struct itd_audit_report *out);
 
 /* Drain what is queued, close; NULL is a no-op.  Returns 0 or ITD_EIO if
  * something queued could not be made durable. */

@@ -138,12 +138,50 @@ int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
 	*ticket_out = 0;
 	if (!rec || (rec->n_auto_seqs && !rec->auto_seqs))
 		return ITD_EINVAL;
+	if (rec->notes_len && !rec->notes)
+		return ITD_EINVAL;
 	struct jrec_tick f = {.tick = rec->tick, .last_arrival = rec->last_arrival,
 			      .state_hash = rec->state_hash, .tel_seq = rec->tel_seq,
-			      .n_auto = rec->n_auto_seqs};
+			      .n_auto = rec->n_auto_seqs, .notes_len = rec->notes_len};
 	return append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
-		      (size_t)rec->n_auto_seqs * sizeof(uint64_t), NULL, 0, &j->q_tick, rec->tick,
-		      ticket_out);
+		      (size_t)rec->n_auto_seqs * sizeof(uint64_t), rec->notes, rec->notes_len,
+		      &j->q_tick, rec->tick, ticket_out);
+}
+
+int itd_journal_note_put(uint8_t *buf, size_t cap, size_t *used, const struct itd_journal_note *n)
+{
+	if (!n->kind || !n->kind[0] || (n->len && !n->data))
+		return ITD_EINVAL;
+	const char *txt[5] = {n->kind, n->subject, n->actor, n->type, n->status};
+	struct jnote h = {.time_ms = n->time_ms, .seq = n->seq};
+	size_t total = sizeof h;
+	for (int i = 0; i < 5; i++) {
+		size_t l = txt[i] ? strlen(txt[i]) : 0;
+		if (l > ITD_AUDIT_MAX_TEXT)
+			return ITD_ELIMIT;
+		h.len[i] = (uint32_t)l;
+		total += l;
+	}
+	if (n->len > ITD_AUDIT_MAX_DATA)
+		return ITD_ELIMIT;
+	h.len[5] = (uint32_t)n->len;
+	total = jrec_align(total + n->len);
+	if (total > cap - *used)
+		return ITD_EFULL;
+	uint8_t *p = buf + *used;
+	memcpy(p, &h, sizeof h);
+	p += sizeof h;
+	for (int i = 0; i < 5; i++) {
+		if (h.len[i])
+			memcpy(p, txt[i], h.len[i]);
+		p += h.len[i];
+	}
+	if (n->len)
+		memcpy(p, n->data, n->len);
+	p += n->len;
+	memset(p, 0, (size_t)(buf + *used + total - p)); /* padding */
+	*used += total;
+	return ITD_OK;
 }
 
 int itd_journal_snapshot(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
@@ -350,6 +388,7 @@ static void journal_free(struct itd_journal *j)
 		pthread_cond_destroy(&j->work);
 		pthread_mutex_destroy(&j->lock);
 	}
+	itd_audit_chain_fini(&j->chain);
 	itd_free(j->ring);
 	itd_free(j->scenario_name);
 	itd_free(j->vfs);
@@ -448,7 +487,15 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 	/* The scenario text is the caller's: kept only while open() writes it
 	 * into a new database's meta (offline tools read it back). */
 	j->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
+	j->readonly = cfg->readonly;
 	j->next_ticket = 1;
+	itd_audit_chain_init(&j->chain);
+	if (cfg->audit_sk &&
+	    (rc = itd_audit_chain_set_signer(&j->chain, cfg->audit_sk,
+					     cfg->audit_every ? cfg->audit_every : 1000))) {
+		snprintf(err, cap, "journal: cannot set the audit signer");
+		goto fail;
+	}
 	if (cfg->meta.scenario_text) {
 		if ((rc = itd_sha256(cfg->meta.scenario_text, cfg->meta.scenario_len, j->sha))) {
 			snprintf(err, cap, "journal: SHA-256 unavailable");
@@ -463,13 +510,17 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 		goto fail;
 	}
 	uint64_t last_tick, last_arrival;
-	rc = itd_journal_db_open(j, cfg->create, &last_tick, &last_arrival, err, cap);
+	rc = itd_journal_db_open(j, cfg->create && !cfg->readonly, &last_tick, &last_arrival, err,
+				 cap);
 	j->meta.scenario_text = NULL;
 	if (rc)
 		goto fail;
 	j->d_tick = j->q_tick = last_tick;
 	j->d_arrival = j->q_arrival = last_arrival;
-	if ((rc = writer_start(j))) {
+	if (j->readonly) {
+		j->failed = true;
+		snprintf(j->why, sizeof j->why, "opened read-only");
+	} else if ((rc = writer_start(j))) {
 		snprintf(err, cap, "journal: cannot start the writer thread");
 		goto fail_db;
 	}
@@ -489,7 +540,7 @@ int itd_journal_close(struct itd_journal *j)
 	if (!j)
 		return ITD_OK;
 	writer_stop(j);
-	int rc = j->failed ? ITD_EIO : ITD_OK;
+	int rc = j->failed && !j->readonly ? ITD_EIO : ITD_OK;
 	itd_journal_db_close(j);
 	journal_free(j);
 	return rc;
@@ -499,6 +550,10 @@ int itd_journal_reopen(struct itd_journal *j, char *err, size_t cap)
 {
 	if (cap)
 		err[0] = '\0';
+	if (j->readonly) {
+		snprintf(err, cap, "%s: opened read-only", j->path);
+		return ITD_EINVAL;
+	}
 	writer_stop(j);
 	itd_journal_db_close(j);
 	uint64_t last_tick = 0, last_arrival = 0;

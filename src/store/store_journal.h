@@ -11,7 +11,7 @@
 #include "core/core.h"
 
 /* The on-disk format this build writes and reads (meta key format_version). */
-#define ITD_JOURNAL_FORMAT 1
+#define ITD_JOURNAL_FORMAT 2
 /* The database file inside the data directory. */
 #define ITD_JOURNAL_DB "intentd.db"
 /* Default byte budget of the append queue. */
@@ -31,10 +31,17 @@ struct itd_journal_meta {
 struct itd_journal_config {
 	const char *dir;                   /* data directory (created 0700 if missing) */
 	bool create;                       /* create the directory and database if missing */
+	bool readonly;                     /* offline tools: read only, no writer thread
+					      (appends refuse with ITD_EIO); safe beside
+					      a live server on the same directory */
 	struct itd_journal_meta meta;      /* what this run is */
 	size_t queue_bytes;                /* append queue budget; 0: ITD_JOURNAL_QUEUE_DEFAULT */
 	int busy_timeout_ms;               /* SQLite busy timeout; 0: 5000 */
 	const char *vfs;                   /* SQLite VFS name (tests); NULL: the default */
+	const uint8_t *audit_sk;           /* Ed25519 secret key (64 bytes) to sign
+					      audit checkpoints with, or NULL */
+	uint64_t audit_every;              /* with audit_sk: a checkpoint after every
+					      N entries (0: 1000) */
 };
 
 /* One input as it arrived (the engine's intake, in arrival order). */
@@ -56,7 +63,32 @@ struct itd_journal_tick {
 	uint64_t tel_seq;                  /* telemetry seq at its end */
 	const uint64_t *auto_seqs;         /* seqs created on the tick thread, in order */
 	uint32_t n_auto_seqs;              /* how many */
+	const void *notes;                 /* the tick's audit notes (itd_journal_note_put), */
+	size_t notes_len;                  /* chained and committed with the tick record */
 };
+
+/* One audit note: a decision the tick made, before it is chained.  The
+ * writer appends it to the audit chain (store_audit.h) in the same
+ * transaction as its tick, and, when it names an intent with a status,
+ * updates that intent's row in the `intent` table (the offline queries'
+ * index).  NULL strings mean "". */
+struct itd_journal_note {
+	int64_t time_ms;                   /* the tick's time */
+	uint64_t seq;                      /* the intent's seq, or 0 */
+	const char *kind;                  /* the event ("intent.blocked"); required */
+	const char *subject;               /* the intent id, or NULL */
+	const char *actor;                 /* who caused it, or NULL */
+	const char *type;                  /* the intent's type name, or NULL */
+	const char *status;                /* the intent's status after it, or NULL */
+	const void *data;                  /* the payload (JSON), len bytes */
+	size_t len;
+};
+
+/* Append note n to a tick's note buffer buf (cap bytes, *used in use).
+ * Returns 0, ITD_EFULL if it does not fit (nothing written), ITD_ELIMIT
+ * if a field is longer than the audit chain allows, ITD_EINVAL without a
+ * kind. */
+int itd_journal_note_put(uint8_t *buf, size_t cap, size_t *used, const struct itd_journal_note *n);
 
 struct itd_journal_stats {
 	uint64_t commits;                  /* transactions committed */

@@ -8,15 +8,23 @@
 
 #include "store_journal_int.h"
 
-/* The schema (format 1).  meta holds format_version, scenario_name,
- * scenario_sha256, scenario_text, seed, rate and created_ms. */
+/* The schema (format 2).  meta holds format_version, scenario_name,
+ * scenario_sha256, scenario_text, seed, rate and created_ms.  `intent` is
+ * an index for queries, kept by the writer from the audit notes: one row
+ * per intent, never deleted (the story itself is in `audit`, whose table
+ * store_audit.c creates). */
 static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
 	"CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
 	" wall_ms INTEGER, actor TEXT, data BLOB);"
 	"CREATE TABLE tick(tick INTEGER PRIMARY KEY, last_arrival INTEGER,"
 	" state_hash INTEGER, tel_seq INTEGER, auto_seqs BLOB);"
-	"CREATE TABLE snapshot(tick INTEGER PRIMARY KEY, data BLOB, checksum INTEGER);";
+	"CREATE TABLE snapshot(tick INTEGER PRIMARY KEY, data BLOB, checksum INTEGER);"
+	"CREATE TABLE intent(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
+	" status TEXT NOT NULL, actor TEXT NOT NULL, created_tick INTEGER NOT NULL,"
+	" updated_tick INTEGER NOT NULL);"
+	"CREATE INDEX intent_by_status ON intent(status, seq);"
+	"CREATE INDEX intent_by_type ON intent(type, seq);";
 
 /* Past this many WAL frames the writer checkpoints after publishing. */
 #define WAL_CHECKPOINT_FRAMES 4000
@@ -122,6 +130,13 @@ static int create_schema(struct itd_journal *j, sqlite3 *db, char *err, size_t c
 		return rc;
 	if ((rc = exec(j, db, schema_sql, err, cap)))
 		goto fail;
+	if ((rc = itd_audit_schema(db)) ||
+	    (rc = exec(j, db, "CREATE INDEX audit_by_subject ON audit(subject, idx)", err, cap))) {
+		if (!err[0])
+			snprintf(err, cap, "%s: creating the audit table: %s", j->path,
+				 sqlite3_errmsg(db));
+		goto fail;
+	}
 	int src = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
 				     NULL);
 	const struct itd_journal_meta *m = &j->meta;
@@ -242,7 +257,8 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 		snprintf(err, cap, "%s: no journal here", j->path);
 		return ITD_ENOTFOUND;
 	}
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	int flags = (j->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+		    SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	int src = sqlite3_open_v2(j->path, &j->db, flags, j->vfs);
 	int rc;
 	if (src != SQLITE_OK) {
@@ -293,8 +309,24 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 			     " VALUES(?1, ?2, ?3)", &j->st_snap, err, cap)) ||
 	    (rc = prepare(j, "BEGIN", &j->st_begin, err, cap)) ||
 	    (rc = prepare(j, "COMMIT", &j->st_commit, err, cap)) ||
-	    (rc = prepare(j, "ROLLBACK", &j->st_rollback, err, cap)))
+	    (rc = prepare(j, "ROLLBACK", &j->st_rollback, err, cap)) ||
+	    (rc = prepare(j, "INSERT INTO intent(seq, id, type, status, actor, created_tick,"
+			     " updated_tick) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+			     " ON CONFLICT(seq) DO UPDATE SET status = excluded.status,"
+			     " updated_tick = excluded.updated_tick", &j->st_intent, err, cap)))
 		goto fail;
+	if ((rc = itd_audit_store_open(j->db, &j->ast))) {
+		snprintf(err, cap, "%s: preparing the audit statements: %s", j->path,
+			 sqlite3_errmsg(j->db));
+		goto fail;
+	}
+	/* The chain continues from the table's last entry, whose own hash
+	 * must hold (the links before it are `audit verify`'s job). */
+	if ((rc = itd_audit_tail(j->db, &j->chain))) {
+		snprintf(err, cap, "%s: the audit chain's last entry does not verify (%s)",
+			 j->path, itd_err_msg(rc));
+		goto fail;
+	}
 	/* The hook replaces SQLite's automatic checkpoint, which would run
 	 * inside COMMIT and delay every waiter of that batch. */
 	sqlite3_wal_hook(j->db, wal_hook, j);
@@ -308,8 +340,9 @@ fail:
 
 void itd_journal_db_close(struct itd_journal *j)
 {
-	sqlite3_stmt **sts[] = {&j->st_input, &j->st_tick,   &j->st_snap,
-				&j->st_begin, &j->st_commit, &j->st_rollback};
+	itd_audit_store_close(&j->ast);
+	sqlite3_stmt **sts[] = {&j->st_input,  &j->st_tick,	&j->st_snap, &j->st_begin,
+				&j->st_commit, &j->st_rollback, &j->st_intent};
 	for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
 		sqlite3_finalize(*sts[i]);
 		*sts[i] = NULL;
@@ -325,6 +358,51 @@ static int step(sqlite3_stmt *st)
 	int src = sqlite3_step(st);
 	sqlite3_reset(st);
 	return src == SQLITE_DONE || src == SQLITE_ROW ? SQLITE_OK : src;
+}
+
+/* Chain a tick's notes into the audit table and update the intents they
+ * name, in the batch's transaction. */
+static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	while (p < end) {
+		struct jnote h;
+		memcpy(&h, p, sizeof h);
+		const char *f[6];
+		const uint8_t *q = p + sizeof h;
+		for (int i = 0; i < 6; i++) {
+			f[i] = (const char *)q;
+			q += h.len[i];
+		}
+		/* kind..status are not NUL terminated in the ring: copy them. */
+		char txt[5][ITD_AUDIT_MAX_TEXT + 1];
+		for (int i = 0; i < 5; i++) {
+			memcpy(txt[i], f[i], h.len[i]);
+			txt[i][h.len[i]] = '\0';
+		}
+		struct itd_audit_entry in = {.tick = tick, .time_ms = h.time_ms, .kind = txt[0],
+					     .subject = txt[1], .actor = txt[2],
+					     .data = h.len[5] ? (const uint8_t *)f[5] : NULL,
+					     .data_len = h.len[5]};
+		int rc = itd_audit_record(&j->ast, &j->chain, &in, NULL);
+		if (rc)
+			return rc == ITD_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+		if (h.seq && h.len[4]) {
+			sqlite3_stmt *st = j->st_intent;
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)h.seq);
+			sqlite3_bind_text(st, 2, txt[1], (int)h.len[1], SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, txt[3], (int)h.len[3], SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, txt[4], (int)h.len[4], SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, txt[2], (int)h.len[2], SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, (sqlite3_int64)tick);
+			int src = step(st);
+			if (src != SQLITE_OK)
+				return src;
+		}
+		p += jrec_align(sizeof h + h.len[0] + h.len[1] + h.len[2] + h.len[3] + h.len[4] +
+				h.len[5]);
+	}
+	return SQLITE_OK;
 }
 
 /* Insert one record (at p in the ring) with its prepared statement; the
@@ -366,6 +444,11 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 				    SQLITE_STATIC);
 		if (f.tick > b->last_tick)
 			b->last_tick = f.tick;
+		b->records++;
+		int src = step(st);
+		if (src == SQLITE_OK && f.notes_len)
+			src = write_notes(j, f.tick, v + f.n_auto * 8, f.notes_len);
+		return src;
 	} else {
 		struct jrec_snap f;
 		memcpy(&f, v, sizeof f);
@@ -409,6 +492,9 @@ int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, siz
 	int rc = sq_fail(j, j->db, src, what, err, cap);
 	if (!sqlite3_get_autocommit(j->db))
 		step(j->st_rollback);
+	/* The chain ran ahead of the rolled-back table: bring it back (if
+	 * even that fails it is marked broken and refuses until a reopen). */
+	itd_audit_tail(j->db, &j->chain);
 	return rc == ITD_OK ? ITD_EIO : rc;
 }
 

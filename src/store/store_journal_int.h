@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "store_audit.h"
 #include "store_journal.h"
 
 /* Records sit in the byte ring back to back, each starting with a header
@@ -18,7 +19,7 @@
 enum jrec_type {
 	JREC_PAD = 1,                      /* skip to the ring's start */
 	JREC_INPUT,                        /* struct jrec_input + actor + data */
-	JREC_TICK,                         /* struct jrec_tick + n_auto u64 LE */
+	JREC_TICK,                         /* struct jrec_tick + n_auto u64 LE + notes */
 	JREC_SNAPSHOT,                     /* struct jrec_snap + data */
 };
 
@@ -43,6 +44,15 @@ struct jrec_tick {
 	uint64_t state_hash;               /* state hash */
 	uint64_t tel_seq;                  /* telemetry seq */
 	uint64_t n_auto;                   /* u64 LE seqs that follow */
+	uint64_t notes_len;                /* note bytes after the seqs */
+};
+
+/* A note in a tick's note bytes: this header, then kind, subject, actor,
+ * type, status and data back to back, padded to JREC_ALIGN. */
+struct jnote {
+	int64_t time_ms;                   /* the tick's time */
+	uint64_t seq;                      /* intent seq or 0 */
+	uint32_t len[6];                   /* kind, subject, actor, type, status, data */
 };
 
 struct jrec_snap {
@@ -80,6 +90,7 @@ struct itd_journal {
 	bool have_sha;                     /* sha is set (meta check wanted) */
 	struct itd_journal_meta meta;      /* seed and rate (pointers unused after open) */
 	int busy_ms;                       /* busy timeout */
+	bool readonly;                     /* opened for reading only */
 
 	/* Owned by whoever runs the writer loop (the writer thread, or open
 	 * and reopen while no writer runs). */
@@ -90,6 +101,9 @@ struct itd_journal {
 	sqlite3_stmt *st_begin;            /* BEGIN */
 	sqlite3_stmt *st_commit;           /* COMMIT */
 	sqlite3_stmt *st_rollback;         /* ROLLBACK */
+	sqlite3_stmt *st_intent;           /* upsert INTO intent */
+	struct itd_audit_store ast;        /* the audit table's statements */
+	struct itd_audit_chain chain;      /* the audit chain's tail (and signer) */
 	int wal_frames;                    /* WAL size after the last commit (wal hook) */
 
 	pthread_t writer;                  /* the writer thread */

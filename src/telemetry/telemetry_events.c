@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "telemetry_events.h"
+#include "telemetry_int.h"
 
 static void write_value(struct itd_jw *w, const struct itd_value *v)
 {
@@ -154,12 +155,12 @@ void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e)
 	ITD_JW_KSTR(w, "state_hash", hex);
 }
 
-/* state.updated: the changed fields with their values before and after. */
-static void write_changes(struct itd_jw *w, const struct itd_engine *e, const char *cause)
+/* The fields (and mode) that differ between frames a and b, with their
+ * values before and after. */
+static void write_changes(struct itd_jw *w, const struct itd_engine *e,
+			  const struct itd_value *a, const struct itd_value *b)
 {
 	const struct itd_scenario *s = itd_engine_scenario(e);
-	const struct itd_value *a = itd_engine_before(e), *b = itd_engine_state(e);
-	ITD_JW_KSTR(w, "cause", cause);
 	ITD_JW_KEY(w, "changes");
 	itd_jw_arr_begin(w);
 	for (size_t i = 0; i <= s->n_fields; i++) {
@@ -182,13 +183,11 @@ static void write_changes(struct itd_jw *w, const struct itd_engine *e, const ch
 	itd_jw_arr_end(w);
 }
 
-static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+/* The payload members of ev, into an open object. */
+static void write_payload(struct itd_jw *w, const struct itd_engine *e, const struct itd_event *ev)
 {
-	struct itd_tel *t = ctx;
 	const struct itd_scenario *s = itd_engine_scenario(e);
 	const struct itd_intent *in = ev->intent;
-	struct itd_jw *w = itd_tel_begin(t, itd_event_name(ev->kind), itd_event_source(ev->kind),
-					 ev->tick, ev->ts_ms);
 	switch (ev->kind) {
 	case ITD_EV_INTENT_RECEIVED:
 		write_intent_head(w, s, in);
@@ -272,7 +271,8 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		ITD_JW_KU64(w, "ticks_left", ev->n);
 		break;
 	case ITD_EV_STATE_UPDATED:
-		write_changes(w, e, ev->reason);
+		ITD_JW_KSTR(w, "cause", ev->reason);
+		write_changes(w, e, itd_engine_before(e), itd_engine_state(e));
 		break;
 	case ITD_EV_EXECUTION_LATENCY:
 		write_intent_head(w, s, in);
@@ -311,7 +311,37 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 	case ITD_EV_COUNT:
 		break;
 	}
+}
+
+static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+{
+	struct itd_tel *t = ctx;
+	struct itd_jw *w = itd_tel_begin(t, itd_event_name(ev->kind), itd_event_source(ev->kind),
+					 ev->tick, ev->ts_ms);
+	write_payload(w, e, ev);
 	itd_tel_end(t);
+}
+
+int itd_tel_payload(struct itd_tel *t, const struct itd_engine *e, const struct itd_event *ev,
+		    const struct itd_value *pre_effect, char *buf, size_t cap, size_t *len_out)
+{
+	struct itd_jw w;
+	*len_out = 0;
+	itd_jw_reset(&w, buf, cap);
+	tel_jw_raw(&w, "{", 1);
+	w.comma = false;
+	struct tel_redactor *rd = t ? t->rd : NULL;
+	if (rd)
+		tel_redact_begin(&w, rd);
+	write_payload(&w, e, ev);
+	if (pre_effect && ev->kind == ITD_EV_INTENT_EXECUTED)
+		write_changes(&w, e, pre_effect, itd_engine_state(e));
+	tel_redact_write_fields(&w, rd);
+	tel_jw_raw(&w, "}", 1);
+	if (itd_jw_overflowed(&w))
+		return ITD_ELIMIT;
+	*len_out = itd_jw_len(&w);
+	return ITD_OK;
 }
 
 static void on_tick_end(void *ctx, const struct itd_engine *e)

@@ -16,6 +16,15 @@ void itd_tel_observer(struct itd_tel *t, struct itd_observer *obs);
  * view. */
 void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e);
 
+/* One event's payload as a standalone JSON object (what the event's
+ * telemetry line carries under "payload", with t's redaction applied; t
+ * may be NULL for none), into buf.  For intent.executed, pre_effect (may
+ * be NULL) is the state frame just before the effect: "changes" then lists
+ * each field the execution changed, before and after.  Used for the audit
+ * chain's entries.  Returns 0, or ITD_ELIMIT if cap is too small. */
+int itd_tel_payload(struct itd_tel *t, const struct itd_engine *e, const struct itd_event *ev,
+		    const struct itd_value *pre_effect, char *buf, size_t cap, size_t *len_out);
+
 /* How a front end wants its telemetry. */
 struct itd_tel_options {
 	const char *run_id;          /* envelope run_id */

@@ -251,9 +251,21 @@ def main():
               "explain tells the story", out + err)
         rc, out, err = run(["explain", "i-999999"] + c, env)
         check(rc == 2 and "404" in err, "explain of an unknown id: exit 2 with 404", err)
+        # Without --server, --data reads the store itself, beside the
+        # running server: the story comes from the audit chain.
         rc, out, err = run(["explain", first, "--data", data], env)
-        check(rc == 2 and "offline explain needs the store (not yet available)" in err,
-              "explain --data without a server: not yet", err)
+        check(rc == 0 and out.startswith(first + "  orbit_correction  completed") and
+              "story (from the audit chain):" in out and
+              "intent.received          received from ground, priority 0 by admin" in out and
+              "intent.completed" in out and
+              "ticks (" in out and "ms) after receipt" in out,
+              "explain --data offline tells the story from the store", out + err)
+        rc, out, err = run(["intents", "--data", data, "--status", "completed", "-q"], env)
+        check(rc == 0 and first in out.split(), "intents --data offline lists from the store",
+              out + err)
+        rc, out, err = run(["explain", "i-999999", "--data", data], env)
+        check(rc == 2 and "no intent i-999999" in err, "offline explain of an unknown id: exit 2",
+              err)
 
         # ---------------------------------------------- console, cancel
         rc, out, err = run(["console", "status"] + c, env)

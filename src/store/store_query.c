@@ -1,0 +1,150 @@
+/* store_query.c: what the offline tools ask the store: the intents it has
+ * recorded (the `intent` index the writer keeps) and an intent's story
+ * (its audit entries).  Each query uses its own read-only connection, so
+ * it may run beside a live writer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "store_journal_int.h"
+
+/* Bind a comma-separated list as the JSON array json_each() reads:
+ * "a,b" -> ["a","b"].  Names are plain identifiers, so no escaping is
+ * needed beyond refusing quotes and backslashes. */
+static int list_json(const char *list, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[n++] = '[';
+	bool first = true;
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len) {
+			if (n + len + 4 >= cap || memchr(p, '"', len) || memchr(p, '\\', len))
+				return ITD_EINVAL;
+			if (!first)
+				out[n++] = ',';
+			out[n++] = '"';
+			memcpy(out + n, p, len);
+			n += len;
+			out[n++] = '"';
+			first = false;
+		}
+		p += len + (e ? 1 : 0);
+	}
+	out[n++] = ']';
+	out[n] = '\0';
+	return ITD_OK;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+static int done_rc(int src)
+{
+	if (src == SQLITE_DONE)
+		return ITD_OK;
+	int rc = itd_journal_sqlite_rc(src);
+	return rc ? rc : ITD_EIO;
+}
+
+int itd_store_query_intents(struct itd_store *st, const char *status, const char *type,
+			    uint64_t after_seq, uint64_t limit, itd_store_intent_fn fn, void *ctx)
+{
+	char sj[2048], tj[2048];
+	if ((status && list_json(status, sj, sizeof sj)) || (type && list_json(type, tj, sizeof tj)))
+		return ITD_EINVAL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = itd_journal_db_reader(st->j, &db);
+	if (rc)
+		return rc;
+	int src = sqlite3_prepare_v2(
+		db,
+		"SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
+		" WHERE seq > ?1"
+		" AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
+		" AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))"
+		" ORDER BY seq LIMIT ?4",
+		-1, &q, NULL);
+	if (src != SQLITE_OK) {
+		rc = done_rc(src);
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)after_seq);
+	if (status)
+		sqlite3_bind_text(q, 2, sj, -1, SQLITE_STATIC);
+	if (type)
+		sqlite3_bind_text(q, 3, tj, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, limit ? (sqlite3_int64)limit : -1);
+	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+		struct itd_store_intent_row r = {
+			.seq = (uint64_t)sqlite3_column_int64(q, 0), .id = col_text(q, 1),
+			.type = col_text(q, 2), .status = col_text(q, 3), .actor = col_text(q, 4),
+			.created_tick = (uint64_t)sqlite3_column_int64(q, 5),
+			.updated_tick = (uint64_t)sqlite3_column_int64(q, 6)};
+		if ((rc = fn(ctx, &r)))
+			goto out;
+	}
+	rc = done_rc(src);
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
+int itd_store_query_story(struct itd_store *st, const char *id, itd_store_story_fn fn,
+			  void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = itd_journal_db_reader(st->j, &db);
+	if (rc)
+		return rc;
+	int src = sqlite3_prepare_v2(db,
+				     "SELECT idx, tick, time_ms, kind, actor, data FROM audit"
+				     " WHERE subject = ?1 ORDER BY idx",
+				     -1, &q, NULL);
+	if (src != SQLITE_OK) {
+		rc = done_rc(src);
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	bool any = false;
+	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+		any = true;
+		struct itd_store_story_entry e = {
+			.index = (uint64_t)sqlite3_column_int64(q, 0),
+			.tick = (uint64_t)sqlite3_column_int64(q, 1),
+			.time_ms = sqlite3_column_int64(q, 2), .kind = col_text(q, 3),
+			.actor = col_text(q, 4), .data = sqlite3_column_blob(q, 5)};
+		e.len = (size_t)sqlite3_column_bytes(q, 5);
+		if (!e.data)
+			e.data = "";
+		if ((rc = fn(ctx, &e)))
+			goto out;
+	}
+	rc = done_rc(src);
+	if (!rc && !any)
+		rc = ITD_ENOTFOUND;
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
+int itd_store_audit_verify(struct itd_store *st, const struct itd_audit_verify_opts *opts,
+			   struct itd_audit_report *out)
+{
+	sqlite3 *db = NULL;
+	memset(out, 0, sizeof *out);
+	int rc = itd_journal_db_reader(st->j, &db);
+	if (rc)
+		return rc;
+	rc = itd_audit_verify_with(db, opts, out);
+	sqlite3_close(db);
+	return rc;
+}
