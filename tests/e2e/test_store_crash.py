@@ -17,6 +17,9 @@ docs/design/store.md).
      intent.rejected (all input is valid and the table never fills);
    - the file was never truncated by a restart;
    - `intentd replay --data D --verify` exits 0;
+   - `intentd audit verify --data D` exits 0; the audit chain records each
+     intent's executions once each, numbered 1, 2, 3, ...; `intentd
+     intents --data D` (offline) lists every acknowledged id;
    - after a final restart every acknowledged id answers 200, created at
      the received_tick of its 202; the store holds at least as many intents
      as were acknowledged, nothing was evicted, no id was acknowledged
@@ -497,6 +500,27 @@ def submitter(k, target, stop, acked, stats, seed):
                 stats["other"][key] = stats["other"].get(key, 0) + n
 
 
+def check_store_executions(d):
+    """From the store's audit chain: per intent, the intent.executed entries
+    number its executions 1, 2, 3, ... with none repeated or skipped (an
+    effect applied twice after a crash would repeat a number)."""
+    import sqlite3
+    db = sqlite3.connect("file:" + os.path.join(d, "intentd.db") + "?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT subject, data FROM audit WHERE kind = 'intent.executed'"
+                          " ORDER BY idx").fetchall()
+    finally:
+        db.close()
+    last, bad = {}, []
+    for subject, data in rows:
+        n = json.loads(data)["executions"]
+        if n != last.get(subject, 0) + 1:
+            bad.append((subject, last.get(subject, 0), n))
+        last[subject] = n
+    check(not bad, f"store: every intent's executions are recorded once each, in order "
+          f"({len(rows)} executions of {len(last)} intents; bad {bad[:3]})")
+
+
 def crash_loop(rng, seed):
     d = os.path.join(TMP, "data")
     tel = os.path.join(TMP, "telemetry.jsonl")
@@ -611,6 +635,21 @@ def crash_loop(rng, seed):
     tail = out.strip().splitlines()[-6:]
     for line in tail:
         note("replay: " + line)
+
+    # e. the audit chain, and exactly-once effects as the store recorded them
+    p = subprocess.run([BIN, "audit", "verify", "--data", d], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode("utf-8", "replace")
+    check(p.returncode == 0 and "audit chain intact" in out,
+          f"intentd audit verify --data D exits 0 ({p.returncode}: {out.strip()[-300:]})")
+    check_store_executions(d)
+    p = subprocess.run([BIN, "intents", "--data", d, "-q"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    stored = set(p.stdout.decode().split())
+    lost = [i for i in acked if i not in stored]
+    check(p.returncode == 0 and not lost,
+          f"intentd intents --data D (offline) lists every acknowledged intent "
+          f"({len(acked) - len(lost)}/{len(acked)})")
 
     # a, d. final restart: everything acknowledged is there
     s, dt = start_server(args, "run-final")
