@@ -83,8 +83,14 @@ static int verify(struct itd_cmd_ctx *c)
 		fprintf(stderr, "intentd audit verify: %s\n", err);
 		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
 	}
-	struct itd_audit_report r;
+	/* The file first: a damaged page would make the chain's verdict moot. */
 	uint64_t t0 = itd_clock_mono_ns();
+	if ((rc = itd_store_check(st, err, sizeof err))) {
+		itd_store_close(st);
+		fprintf(stderr, "intentd audit verify: %s\n", err);
+		return rc == ITD_EVERIFY ? ITD_EXIT_VERIFY : ITD_EXIT_RUNTIME;
+	}
+	struct itd_audit_report r;
 	rc = itd_store_audit_verify(st, &o, &r);
 	double secs = (double)(itd_clock_mono_ns() - t0) / 1e9;
 	itd_store_close(st);

@@ -55,6 +55,8 @@ const struct itd_opt itd_intents_opts[] = {
 
 const struct itd_opt itd_explain_opts[] = {
 	CLIENT_OPTS,
+	{"story", 0, NULL, "the story the server's store recorded (every intent the run ever "
+			   "had; needs serve --data)", false},
 	{"quiet", 'q', NULL, "print only the explanation", false},
 	OPTS_END,
 };
@@ -499,6 +501,16 @@ static void show_story(const struct itd_cmd_ctx *c, bool quiet,
 		print_story(r->json);
 }
 
+static void show_stored_story(const struct itd_cmd_ctx *c, bool quiet,
+			      const struct itd_cli_http_reply *r)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(r->json, "story");
+	if (cJSON_IsArray(st))
+		itd_cli_show_story(itd_cli_http_jstr(r->json, "id", c->pos[0]), st, false, quiet);
+	else if (r->body)
+		printf("%s\n", r->body);
+}
+
 int itd_cmd_explain(struct itd_cmd_ctx *c)
 {
 	int rc = one_arg(c, "intent ID");
@@ -506,6 +518,12 @@ int itd_cmd_explain(struct itd_cmd_ctx *c)
 		return rc;
 	if (offline(c))
 		return itd_cli_offline_explain(c);
+	if (itd_cli_opt(c, "story")) {
+		char path[512] = "/api/v1/intents/";
+		itd_cli_http_escape(path, sizeof path, c->pos[0]);
+		snprintf(path + strlen(path), sizeof path - strlen(path), "/story");
+		return itd_cli_http_exchange(c, path, NULL, show_stored_story);
+	}
 	char path[512] = "/api/v1/intents/";
 	itd_cli_http_escape(path, sizeof path, c->pos[0]);
 	return itd_cli_http_exchange(c, path, NULL, show_story);

@@ -94,6 +94,9 @@ int itd_cmd_audit(struct itd_cmd_ctx *c);
 /* intents / explain read from a store (cli_offline.c): --data DIR, no server. */
 int itd_cli_offline_intents(struct itd_cmd_ctx *c);
 int itd_cli_offline_explain(struct itd_cmd_ctx *c);
+/* Print an intent's story (its audit entries as the store or the server's
+ * /story route give them): readable, --json or --quiet; an exit status. */
+int itd_cli_show_story(const char *id, const cJSON *entries, bool json, bool quiet);
 
 /* cli_client.c */
 /* The client subcommands, which talk to a running `intentd serve` over

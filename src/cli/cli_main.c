@@ -12,6 +12,9 @@
 	 true}
 
 #define AUDIT_OPTS                                                                      \
+	{"snapshot-every", 0, "N", "with --data: snapshot the state every N ticks (default "   \
+				   "10000; 0: never), so recovery replays only what follows", \
+	 false},                                                                        \
 	{"audit-key", 0, "FILE", "sign audit chain checkpoints with this Ed25519 secret key "   \
 				 "(make one with `intentd audit keygen`)", false},              \
 	{"audit-every", 0, "N", "with --audit-key: a signed checkpoint every N entries "        \
@@ -76,6 +79,8 @@ static const struct itd_opt replay_opts[] = {
 	{"data", 'd', "DIR", "the data directory of a run (required)", false},
 	{"verify", 0, NULL, "compare every tick's state hash (always done; exit 3 on a "
 			    "divergence)", false},
+	{"from-snapshot", 0, NULL, "start from the newest valid snapshot instead of tick 0 "
+				   "(what a restart does)", false},
 	{"quiet", 'q', NULL, "print only errors", false},
 	{NULL, 0, NULL, NULL, false},
 };

@@ -311,33 +311,40 @@ int itd_cli_offline_explain(struct itd_cmd_ctx *c)
 		cJSON_Delete(s.entries);
 		return ITD_EXIT_RUNTIME;
 	}
-	if (s.json) {
+	rc = itd_cli_show_story(id, s.entries, s.json, s.quiet);
+	cJSON_Delete(s.entries);
+	return rc;
+}
+
+int itd_cli_show_story(const char *id, const cJSON *entries, bool json, bool quiet)
+{
+	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		char *txt = NULL;
-		if (o) {
-			cJSON_AddStringToObject(o, "id", id);
-			cJSON_AddItemToObject(o, "story", s.entries);
-			s.entries = NULL;
+		if (o && cJSON_AddStringToObject(o, "id", id) &&
+		    cJSON_AddItemReferenceToObject(o, "story", (cJSON *)entries))
 			txt = cJSON_PrintUnformatted(o);
-		}
 		if (txt)
 			printf("%s\n", txt);
 		cJSON_free(txt);
 		cJSON_Delete(o);
-		cJSON_Delete(s.entries);
 		return txt ? ITD_EXIT_OK : ITD_EXIT_RUNTIME;
 	}
-	if (s.quiet) {
+	if (!cJSON_GetArraySize(entries)) {
+		printf("%s: no recorded story\n", id);
+		return ITD_EXIT_OK;
+	}
+	if (quiet) {
 		const cJSON *e, *last = NULL;
-		cJSON_ArrayForEach(e, s.entries)
+		cJSON_ArrayForEach(e, entries)
 			last = e;
 		char d[1024];
 		detail(jstr(last, "event", "?"), cJSON_GetObjectItemCaseSensitive(last, "payload"),
 		       d, sizeof d);
 		printf("%s\n", d);
 	} else {
-		print_story(id, s.entries);
+		print_story(id, entries);
 	}
-	cJSON_Delete(s.entries);
 	return ITD_EXIT_OK;
 }
+

@@ -207,17 +207,21 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 		fprintf(stderr, "intentd sim: cannot read the scenario for the journal\n");
 		return ITD_EXIT_RUNTIME;
 	}
-	unsigned long long every = 0;
+	unsigned long long every = 0, snap = 0;
 	const char *v = itd_cli_opt(c, "audit-every");
+	const char *vs = itd_cli_opt(c, "snapshot-every");
 	int rc;
-	if (v && (rc = itd_cli_u64("audit-every", v, 1, 1ull << 40, &every))) {
+	if ((v && (rc = itd_cli_u64("audit-every", v, 1, 1ull << 40, &every))) ||
+	    (vs && (rc = itd_cli_u64("snapshot-every", vs, 0, 1ull << 40, &snap)))) {
 		free(identity);
 		return rc;
 	}
 	struct itd_store_config sc = {.dir = dir, .scenario_name = s->name, .identity = identity,
 				      .identity_len = len, .seed = seed,
 				      .rate = rate > 0 ? rate : s->rate_hz,
-				      .audit_key = itd_cli_opt(c, "audit-key"), .audit_every = every};
+				      .audit_key = itd_cli_opt(c, "audit-key"), .audit_every = every,
+				      .snapshot_every = vs && !snap ? UINT64_MAX : snap,
+				      .batch = true};
 	char err[1024];
 	rc = itd_store_open(&sc, out, err, sizeof err);
 	free(identity);

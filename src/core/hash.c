@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* for XXH3_state_t, so streams need no malloc */
 #include <xxhash.h>
 
@@ -18,6 +19,9 @@ uint64_t itd_hash64(const void *data, size_t len, uint64_t seed)
 
 void itd_hash_stream_init(struct itd_hash_stream *h, uint64_t seed)
 {
+	/* XXH3's reset keeps the secret of a state whose seed already
+	 * matches, so stack garbage could pass for one: start from zeros. */
+	memset(h->opaque, 0, sizeof h->opaque);
 	XXH3_64bits_reset_withSeed((XXH3_state_t *)(void *)h->opaque, seed);
 }
 

@@ -192,6 +192,11 @@ void itd_engine_resume(struct itd_engine *e);
 /* Pause at once, without an input (the front end cannot journal one, e.g.
  * its store failed): itd_engine_run returns after the current tick. */
 void itd_engine_hold(struct itd_engine *e);
+/* Refuse every new input (submit, cancel, set, console) with `rc`, e.g.
+ * ITD_EIO while the front end's store repairs itself; 0 accepts them
+ * again.  Replayed inputs are not affected.  When it returns, no input is
+ * half accepted (thread-safe). */
+void itd_engine_intake_gate(struct itd_engine *e, int rc);
 
 /* ----------------------------------------------------------- plant API */
 
@@ -254,6 +259,52 @@ int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len);
 /* Replay: how the next tick's own creations went, in order (ids, 0 for a
  * refusal: the tick record's auto_seqs). */
 int itd_engine_replay_seqs(struct itd_engine *e, const uint64_t *seqs, size_t n);
+
+/* ----------------------------------------------------------- snapshots */
+
+/* The engine's whole state between ticks as bytes, so a store can start
+ * from a snapshot and replay only the journal after it
+ * (docs/design/store.md, "Snapshots"; the layout and what is left out, and
+ * why, are at the top of engine_snapshot.c).  A snapshot holds no
+ * pointer: it loads into any engine created from the same scenario with
+ * the same overrides, and into no other. */
+
+/* The largest snapshot this engine can produce (it depends only on the
+ * scenario's capacities). */
+size_t itd_engine_snapshot_bound(const struct itd_engine *e);
+/* Serialize the whole state between ticks into buf: a consistent cut
+ * taken under the intake lock and the intent table's lock, so it includes
+ * inputs queued but not yet applied, their reservations and idempotency
+ * keys.  *arrivals_out (may be NULL) is the number of inputs ever accepted
+ * at the cut: journaled inputs with a higher arrival number are not in the
+ * snapshot.  Call it from the tick thread (or with the loop stopped),
+ * e.g. from a tick hook; it does not take the state lock.  Never
+ * allocates.  Returns 0 with *len_out set; ITD_ELIMIT if cap is too small
+ * (cap >= itd_engine_snapshot_bound always suffices); ITD_ESTATE if the
+ * state holds a string the snapshot cannot name (a free-form string field
+ * or string var holding an expression literal that is none of the
+ * scenario's strings, see itd_snap_str_find): nothing usable is written. */
+int itd_engine_save(struct itd_engine *e, void *buf, size_t cap, size_t *len_out,
+		    uint64_t *arrivals_out);
+/* Replace the engine's whole state with a snapshot, between ticks, with
+ * nobody submitting concurrently.  Everything is validated first (format
+ * version, a fingerprint of the scenario so that a snapshot from another
+ * scenario or other overrides is refused, every index, length and count,
+ * the consistency of the intent table and the queue) and only then
+ * applied, holding the state lock (if any) for writing: on error the
+ * engine is unchanged.  The observer, plant, journal hooks, state lock,
+ * clock and paused flag are the engine's own and are kept; nothing is
+ * reported.  *arrivals_out (may be NULL): the snapshot's arrivals.
+ * Returns 0; ITD_EVERIFY (another scenario, overrides or format version);
+ * ITD_EINVAL (malformed or truncated); ITD_ENOMEM. */
+int itd_engine_load(struct itd_engine *e, const void *buf, size_t len, uint64_t *arrivals_out);
+/* Back to the state itd_engine_create produced: tick 0, nothing queued,
+ * an empty intent table, counters 0, not paused, the `retry` RNG stream
+ * seeded again from `seed`, which must be the run seed the engine was
+ * created with (the engine does not keep it).  The observer, plant,
+ * journal hooks, clock and state lock are kept.  Between ticks, with
+ * nobody submitting; holds the state lock (if any) for writing. */
+void itd_engine_reset(struct itd_engine *e, uint64_t seed);
 
 /* ------------------------------------------------------------- queries */
 

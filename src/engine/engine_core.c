@@ -30,7 +30,7 @@ const char *itd_event_source(enum itd_event_kind k)
 /* Hash of the full state: one 64-bit word per global slot (the type in
  * the top byte's place is mixed in by position: a number's bits, a bool,
  * or the hash of a string's bytes), hashed in one call.  -0 hashes as 0. */
-static uint64_t hash_state(const struct itd_engine *e)
+uint64_t itd_engine_hash_state(const struct itd_engine *e)
 {
 	const struct itd_slots *sl = &e->scn->slots;
 	uint64_t *w = e->hash_words;
@@ -90,7 +90,7 @@ int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **o
 	e->global[s->slots.tick] = (struct itd_value){.type = ITD_T_NUM, .num = 0};
 	memcpy(e->before, e->global, ng * sizeof *e->global);
 	itd_rng_seed(&e->rng_retry, cfg->seed, "retry");
-	e->state_hash = hash_state(e);
+	e->state_hash = itd_engine_hash_state(e);
 	*out = e;
 	return ITD_OK;
 fail:
@@ -134,7 +134,7 @@ int itd_engine_step(struct itd_engine *e)
 	itd_engine_phase_gate(e); /* policy and safety */
 	itd_engine_phase_execute(e);
 
-	e->state_hash = hash_state(e);
+	e->state_hash = itd_engine_hash_state(e);
 	e->stats.ticks++;
 	if (e->stats.faults != faults_before) {
 		struct itd_event ev = {.kind = ITD_EV_ENGINE_FAULT,

@@ -54,6 +54,7 @@ struct itd_intake {
 	uint64_t arrivals;                 /* inputs ever queued */
 	uint64_t full;                     /* submissions refused: queue full */
 	uint64_t apply_tick;               /* the tick that will apply what is queued now */
+	int closed_rc;                     /* nonzero: new inputs are refused with it */
 };
 
 struct itd_engine {
@@ -90,6 +91,9 @@ struct itd_engine {
 	bool paused;                       /* a pause was applied (atomic access) */
 	uint64_t tick_t0;                  /* monotonic ns when this tick began (with an observer) */
 };
+
+/* The state hash of the current global frame (engine_core.c). */
+uint64_t itd_engine_hash_state(const struct itd_engine *e);
 
 /* Report an event to the observer (no-op without one). */
 static inline void itd_engine_emit(struct itd_engine *e, struct itd_event *ev)

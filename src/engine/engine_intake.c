@@ -71,6 +71,11 @@ static int publish(struct itd_engine *e, struct itd_input *in, uint64_t *ticket)
 	struct itd_intake *q = &e->intake;
 	if (ticket)
 		*ticket = 0;
+	if (q->closed_rc) {
+		int rc = q->closed_rc;
+		withdraw(q);
+		return rc;
+	}
 	if (e->journal.input) {
 		uint8_t buf[ITD_INPUT_ENC_MAX];
 		size_t n = itd_input_encode(in, buf);
@@ -256,6 +261,15 @@ int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const cha
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
 	return publish(e, in, NULL);
+}
+
+void itd_engine_intake_gate(struct itd_engine *e, int rc)
+{
+	/* Inputs are accepted (and journaled) under this lock: once it is
+	 * taken here, none is half accepted. */
+	pthread_mutex_lock(&e->intake.lock);
+	e->intake.closed_rc = rc;
+	pthread_mutex_unlock(&e->intake.lock);
 }
 
 void itd_engine_set_journal(struct itd_engine *e, const struct itd_journal_hooks *h)

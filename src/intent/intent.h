@@ -148,7 +148,9 @@ struct itd_key_entry {
 /* The intent table: every intent of a run, active and archived.  Only
  * the tick thread creates and transitions intents; other threads may only
  * reserve (itd_intents_reserve), which touches nothing but the members
- * under `lock`. */
+ * under `lock`.  A member added here must also be added to
+ * itd_intents_swap and, if it is state, to the snapshot
+ * (intent_snapshot.c). */
 struct itd_intents {
 	const struct itd_scenario *scn; /* definitions (borrowed) */
 	struct itd_intent *rec;      /* record pool */
@@ -291,5 +293,102 @@ int itd_intent_refresh(struct itd_intents *t, struct itd_intent *in,
 /* A string parameter's value stored in the intent, or NULL. */
 const struct itd_value *itd_intent_param(const struct itd_intents *t,
 					 const struct itd_intent *in, uint32_t param);
+
+/* ----------------------------------------------------------- snapshots */
+
+/* The table's part of an engine snapshot (intent_snapshot.c): every held
+ * record (fields, history, expression frame), the free stack, the
+ * eviction order, the active list, the seq map, the idempotency keys and
+ * the counters shared with submitters, as little-endian bytes without a
+ * pointer: history reasons become indices into the caller's reason table,
+ * frame strings the record's own id or parameter bytes, or an index into
+ * the scenario's strings (itd_snap_str_find).  What is not in it: a
+ * replay's forced-seqs list and the tick's attempts log, which live only
+ * within one tick. */
+
+/* The strings history entries point at, by index (the engine's reasons,
+ * the scenario's rule ids, interned cancel reasons). */
+struct itd_snap_reasons {
+	/* The index of reason r, pointer identity first, then content;
+	 * false if r is none of them. */
+	bool (*find)(void *ctx, const char *r, uint32_t *idx_out);
+	/* The reason with index i, or NULL if there is none. */
+	const char *(*at)(void *ctx, uint32_t i);
+	void *ctx; /* passed to both */
+};
+
+/* The largest encoding of a table sized like t. */
+size_t itd_intents_snap_bound(const struct itd_intents *t);
+/* Encode the table into buf (cap bytes) between ticks; the caller holds
+ * t->lock so the reservations and keys are a consistent cut.  Never
+ * allocates.  Returns 0 with *len_out set; ITD_ELIMIT if it does not fit;
+ * ITD_ESTATE if a history reason or a frame string is none the snapshot
+ * can name (see itd_snap_str_find). */
+int itd_intents_snap_save(const struct itd_intents *t, const struct itd_snap_reasons *rs,
+			  uint8_t *buf, size_t cap, size_t *len_out);
+/* Decode into t, which must be fresh from itd_intents_init for the same
+ * scenario and private to the caller.  Every index, length and count is
+ * checked, and so is the consistency of the records with the free stack,
+ * the active list, the eviction order, the seq map and the key index.
+ * Returns 0; ITD_EINVAL (t is then only fit for itd_intents_fini);
+ * ITD_ENOMEM. */
+int itd_intents_snap_load(struct itd_intents *t, const struct itd_snap_reasons *rs,
+			  const uint8_t *buf, size_t len);
+/* Exchange the contents of two tables of one scenario, all but their
+ * locks (the caller holds both, or owns them). */
+void itd_intents_swap(struct itd_intents *a, struct itd_intents *b);
+/* Empty the table in place, exactly as itd_intents_init left it; never
+ * allocates (the caller holds t->lock). */
+void itd_intents_reset(struct itd_intents *t);
+
+/* Snapshot bytes, shared by the engine's and the table's parts:
+ * little-endian integers, doubles as their bits, short strings as a
+ * length byte and their bytes.  The writer stops at its end (`over`), the
+ * reader at the first shortfall or bad value (`bad`; what it returns is
+ * then zero), so callers check once at the end. */
+struct itd_snap_wr {
+	uint8_t *p, *end; /* room left */
+	bool over;        /* something did not fit */
+};
+struct itd_snap_rd {
+	const uint8_t *p, *end; /* bytes left */
+	bool bad;               /* ran out or met a bad value */
+};
+/* The timestamps (ms) a snapshot may hold: far beyond any clock, and near
+ * enough to zero that the difference of two cannot overflow. */
+#define ITD_SNAP_MS_LIMIT (INT64_C(1) << 62)
+void itd_snap_put(struct itd_snap_wr *w, const void *src, size_t n);
+void itd_snap_put_uint(struct itd_snap_wr *w, uint64_t v, size_t bytes);
+void itd_snap_put_f64(struct itd_snap_wr *w, double d);
+/* At most max (< 256) bytes of s. */
+void itd_snap_put_str(struct itd_snap_wr *w, const char *s, size_t max);
+void itd_snap_get(struct itd_snap_rd *r, void *dst, size_t n);
+uint64_t itd_snap_get_uint(struct itd_snap_rd *r, size_t bytes);
+double itd_snap_get_f64(struct itd_snap_rd *r);
+/* Into dst (cap bytes, NUL-terminated); too long or holding a NUL is bad. */
+void itd_snap_get_str(struct itd_snap_rd *r, char *dst, size_t cap);
+/* A value: u8 type, then f64 | u8 | a string reference (u8 0 and a u32
+ * scenario string index | u8 1: in's id | u8 2 and a u16 offset into in's
+ * parameter bytes).  in is NULL outside an intent frame.  ITD_ESTATE if a
+ * string cannot be named. */
+int itd_snap_put_value(struct itd_snap_wr *w, const struct itd_scenario *s,
+		       const struct itd_intent *in, const struct itd_value *v);
+/* A value that must have type `want`, or be unset if none_ok (want
+ * ITD_T_NONE: must be unset); in as for itd_snap_put_value, with its id
+ * and parameter bytes already decoded. */
+void itd_snap_get_value(struct itd_snap_rd *r, const struct itd_scenario *s,
+			const struct itd_intent *in, enum itd_type want, bool none_ok,
+			struct itd_value *out);
+
+/* The scenario's strings a value may point at, by index, in a fixed
+ * order: "", the source names, the modes, each field's name, initial
+ * string and values, each type's name and string parameter defaults, the
+ * domains, the flags and the safety rule ids.  Strings are matched by
+ * content (only their bytes are ever compared or hashed), so a string
+ * literal of an expression is found if its text is one of these; one that
+ * is not (a free-form string field assigned a literal, say) cannot be
+ * named.  find: the first index with that content; at: NULL past the end. */
+bool itd_snap_str_find(const struct itd_scenario *s, const char *str, uint32_t *idx_out);
+const char *itd_snap_str_at(const struct itd_scenario *s, uint32_t idx);
 
 #endif

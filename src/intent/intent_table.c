@@ -14,8 +14,11 @@ int itd_intents_init(struct itd_intents *t, const struct itd_scenario *scn)
 	t->cap = scn->max_intents;
 	t->hist_cap = scn->history_per_intent < 4 ? 4 : scn->history_per_intent;
 	size_t n_slots = scn->slots.n_intent ? scn->slots.n_intent : 1;
+	/* Keys are held by records (at most cap) and by reservations of
+	 * queued submissions (at most cap more): at 4 x cap the open-addressed
+	 * index is never more than half full, so a probe always ends. */
 	t->n_keys_cap = 16;
-	while (t->n_keys_cap < 2 * t->cap)
+	while (t->n_keys_cap < 4 * (uint64_t)t->cap)
 		t->n_keys_cap <<= 1;
 	t->n_map = t->n_keys_cap;
 

@@ -304,6 +304,15 @@ int itd_scenario_load_builtin(const char *name, const struct itd_override *ovr, 
 /* Free a scenario; NULL is a no-op. */
 void itd_scenario_destroy(struct itd_scenario *s);
 
+/* A hash of everything in s that changes what a tick does or how big the
+ * engine's state is: field definitions and limits, modes, every
+ * expression's source and the value of each constant it names (constants
+ * are folded in, so an override changes no source), types, rules, the
+ * initial intents, capacities.  Descriptions, units, messages, display
+ * thresholds, telemetry tags and the default seed do not count.  `seed`
+ * versions the hash (a snapshot format). */
+uint64_t itd_scenario_fingerprint(const struct itd_scenario *s, uint64_t seed);
+
 /* The built-in scenarios, a table terminated by a NULL name. */
 const struct itd_embedded *itd_scenario_builtins(void);
 

@@ -39,6 +39,8 @@ struct itd_server_config {
 	const char *audit_key;          /* with data_dir: Ed25519 secret key file to
 					   sign audit checkpoints, or NULL */
 	uint64_t audit_every;           /* a checkpoint every N entries; 0: 1000 */
+	uint64_t snapshot_every;        /* a snapshot every N ticks; 0: the store's
+					   default, UINT64_MAX: none */
 	bool quiet;                     /* no banner on stderr */
 };
 

@@ -32,13 +32,24 @@ static void on_tick_end(void *ctx, const struct itd_engine *e)
 	if (s->replaying)
 		return;
 	/* A tick's effects are reported only once the tick is durable: after a
-	 * crash it is replayed, never reported twice. */
+	 * crash it is replayed, never reported twice.  If it cannot be made
+	 * durable, the store has failed: refuse input at once (503), stop
+	 * ticking, and let the loop repair the store (repair_store). */
 	if (s->store && !s->store_failed && itd_store_wait_tick(s->store, 10000)) {
 		s->store_failed = true;
-		fprintf(stderr, "intentd: the store cannot make tick %llu durable: pausing; "
-				"submissions are refused until it is repaired\n",
-			(unsigned long long)itd_engine_tick(e));
+		itd_engine_intake_gate(s->engine, ITD_EIO);
 		itd_engine_hold(s->engine);
+		__atomic_store_n(&s->ready, false, __ATOMIC_RELEASE);
+		char why[256] = "";
+		itd_store_status(s->store, why, sizeof why);
+		fprintf(stderr, "intentd: the store cannot make tick %llu durable (%s): input is "
+				"refused (503) and ticking stops until it is repaired\n",
+			(unsigned long long)itd_engine_tick(e), why[0] ? why : "timed out");
+		struct itd_jw *w = itd_tel_begin(s->tel, "store.failed", "store", itd_engine_tick(e),
+						 itd_engine_now_ms(e));
+		itd_jw_kstr(w, "reason", why[0] ? why : "timed out");
+		itd_jw_ku64(w, "durable_tick", itd_engine_tick(e) - 1);
+		itd_tel_end(s->tel);
 	}
 	if (s->obs.tick_end)
 		s->obs.tick_end(s->obs.ctx, e);
@@ -103,18 +114,22 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		.dir = cfg->data_dir, .scenario_name = cfg->scn->name, .identity = cfg->identity,
 		.identity_len = cfg->identity_len, .seed = cfg->seed,
 		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz,
-		.audit_key = cfg->audit_key, .audit_every = cfg->audit_every};
+		.audit_key = cfg->audit_key, .audit_every = cfg->audit_every,
+		.snapshot_every = cfg->snapshot_every};
 	int rc = itd_store_open(&sc, &s->store, err, cap);
 	if (rc)
 		return rc;
-	uint64_t ticks, seq;
+	struct itd_store_recovery rec;
 	uint64_t t0 = itd_clock_mono_ns();
 	s->replaying = true;
-	rc = itd_store_recover(s->store, s->engine, &ticks, &seq, err, cap);
+	rc = itd_store_recover(s->store, s->engine, true, &rec, err, cap);
 	s->replaying = false;
 	if (rc)
 		return rc;
-	itd_tel_set_seq(s->tel, seq);
+	if (rec.snapshots_bad)
+		fprintf(stderr, "intentd: %s (%llu skipped); the journal covers it\n", rec.note,
+			(unsigned long long)rec.snapshots_bad);
+	itd_tel_set_seq(s->tel, rec.tel_seq);
 	itd_store_attach(s->store, s->engine, tel_seq, s->tel);
 	/* From here on every decision is also an audit entry of its tick. */
 	struct itd_observer tel = s->obs;
@@ -122,9 +137,12 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		snprintf(err, cap, "cannot set up the audit chain: %s", itd_err_msg(rc));
 		return rc;
 	}
-	if (ticks) /* worth saying even when quiet: the run continued */
-		fprintf(stderr, "intentd: recovered %llu ticks and %llu intents from %s in %.3f s\n",
-			(unsigned long long)ticks,
+	if (rec.last_tick) /* worth saying even when quiet: the run continued */
+		fprintf(stderr,
+			"intentd: recovered to tick %llu (snapshot of tick %llu + %llu ticks "
+			"replayed), %llu intents in memory, from %s in %.3f s\n",
+			(unsigned long long)rec.last_tick, (unsigned long long)rec.snapshot_tick,
+			(unsigned long long)rec.ticks,
 			(unsigned long long)itd_engine_intents_c(s->engine)->n, cfg->data_dir,
 			(double)(itd_clock_mono_ns() - t0) / 1e9);
 	return ITD_OK;
@@ -285,6 +303,70 @@ static uint64_t hold(struct itd_server *s, const volatile int *stop)
 	return n;
 }
 
+/* Sleep ms, waking every 100 ms to look at *stop. */
+static void nap(unsigned ms, const volatile int *stop)
+{
+	for (unsigned t = 0; t < ms && !*stop; t += 100) {
+		struct timespec ts = {.tv_nsec = 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The store failed (a commit, or the background integrity check): input
+ * is refused and the loop stopped.  Reopen it (every page checked, the
+ * audit chain's tail rehashed), rebuild the engine from what is durable
+ * (the newest snapshot, then the journal after it, every tick's hash
+ * checked), and only then take input and tick again.  Ticks that ran but
+ * never became durable are rewound: their telemetry was already
+ * published, so store.repaired says which cycles were void.  Retries with
+ * backoff while the fault lasts (a full disk, say). */
+static void repair_store(struct itd_server *s, const volatile int *stop)
+{
+	uint64_t failed_tick = itd_engine_tick(s->engine);
+	unsigned backoff = 250;
+	unsigned attempts = 0;
+	char err[512];
+	while (!*stop) {
+		attempts++;
+		int rc = itd_store_reopen(s->store, err, sizeof err);
+		struct itd_store_recovery rec;
+		if (!rc) {
+			uint64_t t0 = itd_clock_mono_ns();
+			itd_engine_reset(s->engine, s->cfg.seed);
+			s->replaying = true;
+			rc = itd_store_recover(s->store, s->engine, true, &rec, err, sizeof err);
+			s->replaying = false;
+			if (!rc) {
+				double secs = (double)(itd_clock_mono_ns() - t0) / 1e9;
+				fprintf(stderr,
+					"intentd: store repaired after %u attempt%s: back at tick %llu "
+					"(%llu non-durable tick%s rewound), rebuilt in %.3f s\n",
+					attempts, attempts == 1 ? "" : "s",
+					(unsigned long long)rec.last_tick,
+					(unsigned long long)(failed_tick - rec.last_tick),
+					failed_tick - rec.last_tick == 1 ? "" : "s", secs);
+				struct itd_jw *w = itd_tel_begin(s->tel, "store.repaired", "store",
+								 rec.last_tick,
+								 itd_engine_now_ms(s->engine));
+				itd_jw_ku64(w, "resumed_after_tick", rec.last_tick);
+				itd_jw_ku64(w, "void_from_cycle", rec.last_tick + 1);
+				itd_jw_ku64(w, "void_to_cycle", failed_tick);
+				itd_jw_ku64(w, "attempts", attempts);
+				itd_tel_end(s->tel);
+				itd_tel_tick_end(s->tel, rec.last_tick, itd_engine_now_ms(s->engine));
+				s->store_failed = false;
+				itd_engine_intake_gate(s->engine, 0);
+				__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
+				return;
+			}
+		}
+		fprintf(stderr, "intentd: store repair attempt %u failed: %s; next in %.1f s\n",
+			attempts, err, backoff / 1000.0);
+		nap(backoff, stop);
+		backoff = backoff < 4000 ? backoff * 2 : 5000;
+	}
+}
+
 int itd_server_run(struct itd_server *s, const volatile int *stop)
 {
 	/* The loop's rate is the promise; requests can wait a little.  Run
@@ -305,6 +387,10 @@ int itd_server_run(struct itd_server *s, const volatile int *stop)
 	__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
 	int rc = ITD_OK;
 	while (!*stop && !rc) {
+		if (s->store_failed) {
+			repair_store(s, stop);
+			continue;
+		}
 		if (srv_loop_paused(s)) {
 			uint64_t n = hold(s, stop);
 			if (n) {
@@ -315,7 +401,8 @@ int itd_server_run(struct itd_server *s, const volatile int *stop)
 		}
 		itd_engine_resume(s->engine);
 		rc = itd_engine_run(s->engine, 0, stop);
-		if (itd_engine_paused(s->engine)) {
+		/* A store failure holds the engine too; that is not a pause. */
+		if (itd_engine_paused(s->engine) && !s->store_failed) {
 			pthread_mutex_lock(&s->loop_lock);
 			s->paused = true;
 			pthread_mutex_unlock(&s->loop_lock);

@@ -138,6 +138,7 @@ extern const size_t srv_n_routes;
 int srv_h_submit(struct srv_req *r, struct srv_resp *out);
 int srv_h_list(struct srv_req *r, struct srv_resp *out);
 int srv_h_get(struct srv_req *r, struct srv_resp *out);
+int srv_h_story(struct srv_req *r, struct srv_resp *out); /* srv_api_story.c */
 int srv_h_cancel(struct srv_req *r, struct srv_resp *out);
 int srv_h_state(struct srv_req *r, struct srv_resp *out);
 int srv_h_events(struct srv_req *r, struct srv_resp *out);

@@ -7,6 +7,7 @@ const struct srv_route srv_routes[] = {
 	{"POST", "/api/v1/intents", SRV_OPERATOR, "intents_submit", srv_h_submit},
 	{"GET", "/api/v1/intents", SRV_VIEWER, "intents_list", srv_h_list},
 	{"GET", "/api/v1/intents/{id}", SRV_VIEWER, "intents_get", srv_h_get},
+	{"GET", "/api/v1/intents/{id}/story", SRV_VIEWER, "intents_story", srv_h_story},
 	{"POST", "/api/v1/intents/{id}/cancel", SRV_OPERATOR, "intents_cancel", srv_h_cancel},
 	{"GET", "/api/v1/state", SRV_VIEWER, "state", srv_h_state},
 	{"GET", "/api/v1/events", SRV_VIEWER, "events", srv_h_events},

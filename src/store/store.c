@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <sys/statvfs.h>
 
 #include "store_audit.h"
 #include "store_int.h"
@@ -22,6 +23,10 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 		.meta = {.scenario_name = cfg->scenario_name, .scenario_text = cfg->identity,
 			 .scenario_len = cfg->identity_len, .seed = cfg->seed, .rate = cfg->rate},
 		.audit_every = cfg->audit_every};
+	st->batch = cfg->batch;
+	st->snap_every = cfg->snapshot_every == UINT64_MAX ? 0 :
+			 cfg->snapshot_every	       ? cfg->snapshot_every :
+							 ITD_STORE_SNAPSHOT_EVERY;
 	int rc = ITD_OK;
 	if (cfg->audit_key) {
 		rc = itd_audit_key_load_secret(cfg->audit_key, sk);
@@ -39,6 +44,10 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 	}
 	rc = itd_journal_open(&jc, &st->j, err, cap);
 	sodium_memzero(sk, sizeof sk);
+	if (!rc && !(st->dir = itd_strdup(cfg->dir))) {
+		itd_journal_close(st->j);
+		rc = ITD_ENOMEM;
+	}
 	if (rc) {
 		itd_free(st);
 		return rc;
@@ -78,11 +87,42 @@ int itd_store_close(struct itd_store *st)
 	if (!st)
 		return ITD_OK;
 	int rc = itd_journal_close(st->j);
+	itd_free(st->dir);
+	itd_free(st->snap_buf[0]);
+	itd_free(st->snap_buf[1]);
 	itd_free(st->pre);
 	itd_free(st->pbuf);
 	itd_free(st->notes);
 	itd_free(st);
 	return rc;
+}
+
+int itd_store_status(struct itd_store *st, char *why, size_t cap)
+{
+	return itd_journal_status(st->j, why, cap);
+}
+
+/* Free space the store wants before it takes writes again after a
+ * failure: a full disk that freed a few bytes would fail again at once. */
+#define REOPEN_MIN_FREE (4u << 20)
+
+int itd_store_reopen(struct itd_store *st, char *err, size_t cap)
+{
+	struct statvfs fs;
+	if (!statvfs(st->dir, &fs) && (uint64_t)fs.f_bavail * fs.f_frsize < REOPEN_MIN_FREE) {
+		snprintf(err, cap, "%s: only %llu KiB free (wanted %u KiB before writing again)",
+			 st->dir, (unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize / 1024),
+			 REOPEN_MIN_FREE / 1024);
+		return ITD_EIO;
+	}
+	int rc = itd_journal_reopen(st->j, err, cap);
+	if (rc)
+		return rc;
+	/* What was pending died with the failure. */
+	st->tick_ticket = 0;
+	st->notes_used = 0;
+	st->notes_dropped = 0;
+	return ITD_OK;
 }
 
 void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out)
@@ -111,6 +151,40 @@ static int on_input(void *ctx, uint64_t arrival, const void *data, size_t len,
 	return itd_journal_input(st->j, &rec, ticket);
 }
 
+/* Every snapshot_every ticks, on the tick thread: the engine's state into
+ * the free one of two buffers, handed to the journal by reference (no
+ * copy into its queue).  A buffer is reused only once its last snapshot
+ * is durable (or failed); if neither is free the snapshot is skipped and
+ * counted: the next one will do, since recovery only gets shorter. */
+static void take_snapshot(struct itd_store *st, uint64_t tick)
+{
+	int b = -1;
+	for (int i = 0; i < 2 && b < 0; i++) {
+		int k = (st->snap_next + i) & 1;
+		if (!st->snap_ticket[k] || itd_journal_wait(st->j, st->snap_ticket[k], 0) != ITD_EAGAIN)
+			b = k;
+	}
+	if (b < 0 && st->batch) {
+		/* A batch run has no pace to keep: wait for the older one. */
+		b = st->snap_next;
+		itd_journal_wait(st->j, st->snap_ticket[b], -1);
+	}
+	size_t len = 0;
+	int rc = b < 0 ? ITD_EFULL :
+			 itd_engine_save(st->e, st->snap_buf[b], st->snap_cap, &len, NULL);
+	if (!rc)
+		rc = itd_journal_snapshot_ref(st->j, tick, st->snap_buf[b], len,
+					      &st->snap_ticket[b]);
+	if (rc) {
+		if (b >= 0)
+			st->snap_ticket[b] = 0;
+		__atomic_add_fetch(&st->snap_skipped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	st->snap_next = (b + 1) & 1;
+	__atomic_add_fetch(&st->snap_taken, 1, __ATOMIC_RELAXED);
+}
+
 static void on_tick(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t hash,
 		    const uint64_t *attempts, size_t n)
 {
@@ -122,16 +196,20 @@ static void on_tick(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t ha
 		.tel_seq = st->tel_seq ? st->tel_seq(st->tel_ctx) : 0,
 		.auto_seqs = attempts, .n_auto_seqs = (uint32_t)n,
 		.notes = st->notes, .notes_len = st->notes_used};
+	uint64_t prev = st->tick_ticket;
 	int rc = itd_journal_tick(st->j, &rec, &st->tick_ticket);
 	if (rc == ITD_EFULL) {
 		/* The writer is behind: let it catch up (batch runs), then
 		 * try once more.  A failure stays visible to the next wait. */
-		itd_journal_wait(st->j, st->tick_ticket, -1);
+		if (prev && prev != UINT64_MAX)
+			itd_journal_wait(st->j, prev, -1);
 		rc = itd_journal_tick(st->j, &rec, &st->tick_ticket);
 	}
 	if (rc)
 		st->tick_ticket = UINT64_MAX; /* never durable: waits report it */
 	st->notes_used = 0;
+	if (!rc && st->snap_every && tick % st->snap_every == 0)
+		take_snapshot(st, tick);
 }
 
 void itd_store_attach(struct itd_store *st, struct itd_engine *e,
@@ -140,6 +218,20 @@ void itd_store_attach(struct itd_store *st, struct itd_engine *e,
 	st->e = e;
 	st->tel_seq = tel_seq;
 	st->tel_ctx = ctx;
+	if (st->snap_every) {
+		/* The bound is for a full table; pages are touched only as far
+		 * as snapshots really reach. */
+		st->snap_cap = itd_engine_snapshot_bound(e);
+		st->snap_buf[0] = itd_malloc(st->snap_cap);
+		st->snap_buf[1] = itd_malloc(st->snap_cap);
+		if (!st->snap_buf[0] || !st->snap_buf[1]) {
+			itd_free(st->snap_buf[0]);
+			itd_free(st->snap_buf[1]);
+			st->snap_buf[0] = st->snap_buf[1] = NULL;
+			st->snap_every = 0; /* recovery replays further; said in stats */
+			st->snap_skipped = UINT64_MAX;
+		}
+	}
 	struct itd_journal_hooks h = {.input = on_input, .tick = on_tick, .ctx = st};
 	itd_engine_set_journal(e, &h);
 }
@@ -227,21 +319,79 @@ static int feed_input(void *ctx, const struct itd_journal_input *rec)
 	return rc;
 }
 
-int itd_store_recover(struct itd_store *st, struct itd_engine *e, uint64_t *ticks_out,
-		      uint64_t *tel_seq_out, char *err, size_t cap)
+/* A skipped snapshot, for the recovery's report. */
+static void corrupt_snapshot(void *ctx, uint64_t tick, const char *why)
+{
+	struct itd_store_recovery *r = ctx;
+	r->snapshots_bad++;
+	snprintf(r->note, sizeof r->note, "snapshot of tick %" PRIu64 " skipped: %s", tick, why);
+}
+
+/* Load the newest valid snapshot into e; 0 with r->snapshot_tick and
+ * *arrivals set, or ITD_ENOTFOUND (none usable: start from tick 0). */
+static int load_snapshot(struct itd_store *st, struct itd_engine *e,
+			 struct itd_store_recovery *r, uint64_t *arrivals)
+{
+	uint64_t tick;
+	void *data = NULL;
+	size_t len = 0;
+	int rc = itd_journal_latest_snapshot(st->j, &tick, &data, &len, corrupt_snapshot, r);
+	if (rc)
+		return rc;
+	rc = itd_engine_load(e, data, len, arrivals);
+	itd_free(data);
+	if (rc == ITD_ENOMEM)
+		return rc;
+	if (rc) {
+		/* The checksum held but the engine refuses it (another build's
+		 * format, say): never trusted, the journal has it all. */
+		r->snapshots_bad++;
+		snprintf(r->note, sizeof r->note,
+			 "snapshot of tick %" PRIu64 " skipped: the engine refuses it (%s)", tick,
+			 itd_err_msg(rc));
+		return ITD_ENOTFOUND;
+	}
+	r->snapshot_tick = tick;
+	return ITD_OK;
+}
+
+int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
+		      struct itd_store_recovery *out, char *err, size_t cap)
 {
 	struct tick_list l = {0};
 	struct replay r = {.e = e, .l = &l, .err = err, .cap = cap};
-	*ticks_out = *tel_seq_out = 0;
+	memset(out, 0, sizeof *out);
 	err[0] = '\0';
-	int rc = itd_journal_read_ticks(st->j, 0, collect_tick, &l);
+	uint64_t arrivals = 0;
+	int rc = ITD_ENOTFOUND;
+	if (from_snapshot)
+		rc = load_snapshot(st, e, out, &arrivals);
+	if (rc == ITD_ENOTFOUND)
+		rc = ITD_OK; /* from the start */
+	/* The snapshot's own tick record too: its telemetry seq is where the
+	 * run stands if nothing came after it. */
+	uint64_t from = out->snapshot_tick;
 	if (!rc)
-		rc = itd_journal_read_inputs(st->j, 0, feed_input, &r);
+		rc = itd_journal_read_ticks(st->j, from ? from - 1 : 0, collect_tick, &l);
+	if (!rc && from) {
+		if (!l.n || l.t[0].tick != from) {
+			snprintf(err, cap, "the snapshot of tick %" PRIu64 " has no tick record",
+				 from);
+			rc = ITD_EVERIFY;
+		} else {
+			out->tel_seq = l.t[0].tel_seq;
+			out->last_tick = from;
+			r.next = 1;
+		}
+	}
+	if (!rc)
+		rc = itd_journal_read_inputs(st->j, arrivals, feed_input, &r);
 	while (!rc && r.next < l.n)
 		rc = run_tick(&r);
 	if (!rc && l.n) {
-		*ticks_out = l.n;
-		*tel_seq_out = l.t[l.n - 1].tel_seq;
+		out->ticks = l.n - (from ? 1 : 0);
+		out->last_tick = l.t[l.n - 1].tick;
+		out->tel_seq = l.t[l.n - 1].tel_seq;
 	}
 	if (rc && !err[0])
 		snprintf(err, cap, "cannot read the journal: %s", itd_err_msg(rc));

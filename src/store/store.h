@@ -22,7 +22,15 @@ struct itd_store_config {
 				       checkpoints with, or NULL */
 	uint64_t audit_every;       /* with audit_key: a checkpoint after every N
 				       entries (0: 1000) */
+	uint64_t snapshot_every;    /* a snapshot every N ticks (0: the default,
+				       UINT64_MAX: never) */
+	bool batch;                 /* a batch run (sim): the tick thread may wait
+				       for the writer rather than skip a snapshot */
 };
+
+/* Default snapshot interval, in ticks: recovery replays at most this many
+ * ticks after the newest snapshot (about a tenth of a second of work). */
+#define ITD_STORE_SNAPSHOT_EVERY 10000
 
 struct itd_store;
 
@@ -39,14 +47,25 @@ int itd_store_open_existing(const char *dir, struct itd_store **out, char **iden
 			    size_t *len_out, uint64_t *seed_out, double *rate_out, char *err,
 			    size_t cap);
 
-/* Recover: replay the journal into `e` (a fresh engine whose observer is
- * silent during the replay), checking every tick's state hash.  Inputs
- * accepted after the last journaled tick are queued for the next one.
- * *ticks_out and *tel_seq_out receive the number of ticks replayed and the
- * telemetry seq at the end of the last one.  ITD_EVERIFY (with the tick in
- * err) if the replay diverges. */
-int itd_store_recover(struct itd_store *st, struct itd_engine *e, uint64_t *ticks_out,
-		      uint64_t *tel_seq_out, char *err, size_t cap);
+/* What a recovery did. */
+struct itd_store_recovery {
+	uint64_t snapshot_tick;     /* the snapshot it started from (0: tick 0) */
+	uint64_t ticks;             /* ticks re-run after it */
+	uint64_t last_tick;         /* the last journaled tick (the engine's tick now) */
+	uint64_t tel_seq;           /* the telemetry seq at the end of last_tick */
+	uint64_t snapshots_bad;     /* snapshots skipped (checksum or format) */
+	char note[160];             /* the last skipped snapshot, and why */
+};
+
+/* Recover: rebuild `e` (a fresh engine whose observer is silent during the
+ * replay) from the journal: with from_snapshot, start from the newest
+ * snapshot that verifies (a corrupt one is reported in *out and skipped,
+ * never trusted), else from tick 0; then re-run every journaled tick after
+ * it, checking each tick's state hash.  Inputs accepted after the last
+ * journaled tick are queued for the next one.  ITD_EVERIFY (with the tick
+ * in err) if the replay diverges. */
+int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
+		      struct itd_store_recovery *out, char *err, size_t cap);
 
 /* Journal e's inputs and ticks from now on.  tel_seq (may be NULL) gives
  * the telemetry seq to record with each tick. */
@@ -117,6 +136,10 @@ typedef int (*itd_store_story_fn)(void *ctx, const struct itd_store_story_entry 
 int itd_store_query_story(struct itd_store *st, const char *id, itd_store_story_fn fn,
 			  void *ctx);
 
+/* The database's own integrity check (every page: seconds for a large
+ * store): 0, or ITD_EVERIFY with what is damaged in err. */
+int itd_store_check(struct itd_store *st, char *err, size_t cap);
+
 /* Verify the store's audit chain (store_audit.h: itd_audit_verify_with):
  * 0 if intact, ITD_EVERIFY with the first bad entry in *out, or an I/O
  * error. */
@@ -124,6 +147,17 @@ struct itd_audit_verify_opts;
 struct itd_audit_report;
 int itd_store_audit_verify(struct itd_store *st, const struct itd_audit_verify_opts *opts,
 			   struct itd_audit_report *out);
+
+/* Health: 0, or ITD_EIO with why the store failed (a commit, the
+ * background integrity check) in why. */
+int itd_store_status(struct itd_store *st, char *why, size_t cap);
+
+/* After a failure: reopen the database, check every page and the audit
+ * chain's tail, and accept writes again.  What the store held before the
+ * failure is all there is: the caller rebuilds its engine from it
+ * (itd_engine_reset, then itd_store_recover) before accepting input.
+ * Errors as itd_store_open; the store stays failed and it may be retried. */
+int itd_store_reopen(struct itd_store *st, char *err, size_t cap);
 
 /* Drain what is queued, close; NULL is a no-op.  Returns 0 or ITD_EIO if
  * something queued could not be made durable. */

@@ -9,9 +9,20 @@
 struct itd_store {
 	struct itd_journal *j;         /* the journal */
 	struct itd_engine *e;          /* the engine attached, or NULL */
+	char *dir;                     /* the data directory (itd_store_open) */
 	uint64_t (*tel_seq)(void *ctx);/* the telemetry seq provider, or NULL */
 	void *tel_ctx;                 /* its argument */
 	uint64_t tick_ticket;          /* the last tick record's ticket (tick thread) */
+
+	/* Snapshots (tick thread). */
+	uint64_t snap_every;           /* a snapshot every N ticks; 0: none */
+	bool batch;                    /* a batch run: wait for a buffer rather than skip */
+	void *snap_buf[2];             /* two buffers of snap_cap bytes */
+	size_t snap_cap;               /* itd_engine_snapshot_bound */
+	uint64_t snap_ticket[2];       /* each buffer's last snapshot ticket (0: free) */
+	int snap_next;                 /* the buffer to try first */
+	uint64_t snap_taken;           /* snapshots handed to the journal */
+	uint64_t snap_skipped;         /* snapshots skipped (no free buffer, error) */
 
 	/* The audit observer (tick thread only). */
 	struct itd_observer next;      /* where events go on to */

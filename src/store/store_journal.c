@@ -196,6 +196,18 @@ int itd_journal_snapshot(struct itd_journal *j, uint64_t tick, const void *data,
 	return append(j, JREC_SNAPSHOT, &f, sizeof f, data, len, NULL, 0, NULL, 0, ticket_out);
 }
 
+int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
+			     uint64_t *ticket_out)
+{
+	*ticket_out = 0;
+	if (!data || !len)
+		return ITD_EINVAL;
+	struct jrec_snap f = {.tick = tick, .len = len,
+			      .checksum = itd_hash64(data, len, JSNAP_SEED),
+			      .ref = (uint64_t)(uintptr_t)data};
+	return append(j, JREC_SNAPSHOT, &f, sizeof f, NULL, 0, NULL, 0, NULL, 0, ticket_out);
+}
+
 /* ---------------------------------------------------------------- writer */
 
 /* The batch committed: make it durable for waiters and free its bytes. */
@@ -244,8 +256,13 @@ static void *writer_main(void *arg)
 	char why[sizeof j->why];
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
-		while (!j->used && !j->stop)
+		while (!j->used && !j->stop && !j->check_failed)
 			pthread_cond_wait(&j->work, &j->lock);
+		if (j->check_failed) {
+			j->check_failed = false;
+			fail(j, j->check_why);
+			continue;
+		}
 		if (!j->used)
 			break;
 		struct jbatch b = {.start = j->tail, .bytes = j->used,
@@ -277,6 +294,49 @@ static int writer_start(struct itd_journal *j)
 	return ITD_OK;
 }
 
+/* The background integrity check of a large database (db_open left it
+ * pending): a fault found fails the journal through the writer. */
+static void *checker_main(void *arg)
+{
+	struct itd_journal *j = arg;
+	sqlite3 *db = NULL;
+	char why[256] = "";
+	if (itd_journal_db_reader(j, &db))
+		return NULL;
+	pthread_mutex_lock(&j->lock);
+	j->check_db = db;
+	pthread_mutex_unlock(&j->lock);
+	int rc = itd_journal_db_integrity(j, db, why, sizeof why);
+	pthread_mutex_lock(&j->lock);
+	j->check_db = NULL;
+	if (rc == ITD_EVERIFY && !j->closing) {
+		snprintf(j->check_why, sizeof j->check_why, "%s", why);
+		j->check_failed = true;
+		pthread_cond_signal(&j->work);
+	}
+	pthread_mutex_unlock(&j->lock);
+	sqlite3_close(db);
+	return NULL;
+}
+
+static void checker_start(struct itd_journal *j)
+{
+	if (j->check_pending && !pthread_create(&j->checker, NULL, checker_main, j))
+		j->checker_running = true;
+}
+
+static void checker_stop(struct itd_journal *j)
+{
+	if (!j->checker_running)
+		return;
+	pthread_mutex_lock(&j->lock);
+	if (j->check_db)
+		sqlite3_interrupt(j->check_db);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->checker, NULL);
+	j->checker_running = false;
+}
+
 /* Ask the writer to drain and finish, and join it.  Appends are refused
  * from now on (closing). */
 static void writer_stop(struct itd_journal *j)
@@ -286,6 +346,7 @@ static void writer_stop(struct itd_journal *j)
 	j->stop = true;
 	pthread_cond_signal(&j->work);
 	pthread_mutex_unlock(&j->lock);
+	checker_stop(j);
 	if (j->writer_running)
 		pthread_join(j->writer, NULL);
 	j->writer_running = false;
@@ -524,6 +585,7 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 		snprintf(err, cap, "journal: cannot start the writer thread");
 		goto fail_db;
 	}
+	checker_start(j);
 	*out = j;
 	return ITD_OK;
 fail_db:
@@ -557,7 +619,10 @@ int itd_journal_reopen(struct itd_journal *j, char *err, size_t cap)
 	writer_stop(j);
 	itd_journal_db_close(j);
 	uint64_t last_tick = 0, last_arrival = 0;
+	/* After a failure the whole file is checked before writes resume. */
+	j->full_check = true;
 	int rc = itd_journal_db_open(j, false, &last_tick, &last_arrival, err, cap);
+	j->full_check = false;
 	pthread_mutex_lock(&j->lock);
 	if (rc) {
 		if (!j->failed)

@@ -135,6 +135,14 @@ int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
 int itd_journal_snapshot(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
 			 uint64_t *ticket_out);
 
+/* As itd_journal_snapshot, without copying the bytes into the queue: the
+ * writer reads them from `data` when it commits, so the caller must keep
+ * them unchanged until itd_journal_wait(ticket, 0) reports the ticket
+ * durable or failed.  For snapshots larger than is worth copying on the
+ * tick thread. */
+int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
+			     uint64_t *ticket_out);
+
 /* Wait until `ticket` is durable (committed and fsync'd).  timeout_ms < 0
  * waits forever, 0 just looks.  Returns 0, ITD_EAGAIN (timed out), or
  * ITD_EIO (the commit carrying it failed, or the journal failed before it:

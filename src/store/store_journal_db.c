@@ -88,7 +88,7 @@ static int query_text(struct itd_journal *j, sqlite3 *db, const char *sql, char 
 }
 
 /* PRAGMA quick_check: the first row is "ok" on a sound database. */
-static int integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+int itd_journal_db_integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 {
 	char res[200];
 	int rc = query_text(j, db, "PRAGMA quick_check", res, sizeof res, err, cap);
@@ -267,8 +267,16 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	}
 	sqlite3_extended_result_codes(j->db, 1);
 	sqlite3_busy_timeout(j->db, j->busy_ms);
-	if ((rc = integrity(j, j->db, err, cap)))
-		goto fail;
+	/* Small databases are checked now; a large one would hold up the
+	 * restart for seconds (the check reads every page), so it is checked
+	 * in the background and a fault found fails the journal then. */
+	j->check_pending = false;
+	if (j->full_check || !exists || st.st_size <= (off_t)ITD_JOURNAL_SYNC_CHECK_BYTES) {
+		if ((rc = itd_journal_db_integrity(j, j->db, err, cap)))
+			goto fail;
+	} else {
+		j->check_pending = !j->readonly;
+	}
 	char mode[32];
 	if ((rc = query_text(j, j->db, "PRAGMA journal_mode=WAL", mode, sizeof mode, err, cap)))
 		goto fail;
@@ -298,6 +306,14 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	} else if ((rc = check_meta(j, j->db, err, cap))) {
 		goto fail;
 	}
+	/* After a failure, prove the file takes a commit again before the
+	 * writer is trusted with acknowledged records. */
+	if (j->full_check &&
+	    (rc = exec(j, j->db,
+		       "INSERT OR REPLACE INTO meta(key, value) VALUES('reopened_ms', "
+		       "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+		       err, cap)))
+		goto fail;
 	if ((rc = max_key(j, j->db, "SELECT max(tick) FROM tick", last_tick_out, err, cap)) ||
 	    (rc = max_key(j, j->db, "SELECT max(arrival) FROM input", last_arrival_out, err, cap)))
 		goto fail;
@@ -455,6 +471,8 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 		v += sizeof f;
 		st = j->st_snap;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)f.tick);
+		if (f.ref)
+			v = (const uint8_t *)(uintptr_t)f.ref;
 		sqlite3_bind_blob64(st, 2, f.len ? (const void *)v : "", f.len, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.checksum);
 	}

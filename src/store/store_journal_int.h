@@ -59,6 +59,8 @@ struct jrec_snap {
 	uint64_t tick;                     /* tick of the snapshot */
 	uint64_t len;                      /* data bytes that follow */
 	uint64_t checksum;                 /* itd_hash64(data, len, JSNAP_SEED) */
+	uint64_t ref;                      /* nonzero: the data is not in the ring but at
+					      this address (itd_journal_snapshot_ref) */
 };
 
 /* Seed of the snapshot checksum ("itd-snap"). */
@@ -91,6 +93,13 @@ struct itd_journal {
 	struct itd_journal_meta meta;      /* seed and rate (pointers unused after open) */
 	int busy_ms;                       /* busy timeout */
 	bool readonly;                     /* opened for reading only */
+	bool full_check;                   /* db_open: always run the integrity check */
+	bool check_pending;                /* db_open left the check to the checker thread */
+	pthread_t checker;                 /* the background integrity check */
+	bool checker_running;              /* started and not joined */
+	sqlite3 *check_db;                 /* its connection (guarded by lock), to interrupt */
+	bool check_failed;                 /* it found damage: the writer fails the journal */
+	char check_why[256];               /* what it found */
 
 	/* Owned by whoever runs the writer loop (the writer thread, or open
 	 * and reopen while no writer runs). */
@@ -144,6 +153,11 @@ void itd_journal_db_close(struct itd_journal *j);
 int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, size_t cap);
 /* Checkpoint the WAL if it has grown; SQLITE_BUSY is not an error. */
 int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap);
+/* Databases up to this size are checked (PRAGMA quick_check) before open
+ * returns; larger ones in the background (the check reads the whole file). */
+#define ITD_JOURNAL_SYNC_CHECK_BYTES (64u << 20)
+/* Run PRAGMA quick_check on db: 0, or ITD_EVERIFY with what it found. */
+int itd_journal_db_integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap);
 /* Open a read-only connection on j's database. */
 int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out);
 /* An SQLite result code as an ITD_* code. */

@@ -6,7 +6,9 @@
  * What is a decision (SPEC §8: intake, verdict change, approval, mutation,
  * console command), by event:
  *
- *   intent.received, .rejected, .queued   intake and requeueing
+ *   intent.received, .rejected            intake
+ *   intent.queued                         requeueing (not on creation: the
+ *                                         received entry says "queued")
  *   intent.blocked                        only when the verdict or its rule
  *                                         changed (not flood-control repeats)
  *   intent.authorized                     only when the verdict changed
@@ -44,9 +46,11 @@
 static bool wanted(const struct itd_event *ev)
 {
 	switch (ev->kind) {
+	case ITD_EV_INTENT_QUEUED:
+		/* On creation the received entry already says "queued". */
+		return !ev->reason || strcmp(ev->reason, "accepted");
 	case ITD_EV_INTENT_RECEIVED:
 	case ITD_EV_INTENT_REJECTED:
-	case ITD_EV_INTENT_QUEUED:
 	case ITD_EV_INTENT_EXECUTED:
 	case ITD_EV_INTENT_COMPLETED:
 	case ITD_EV_INTENT_FAILED:

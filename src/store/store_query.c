@@ -148,3 +148,16 @@ int itd_store_audit_verify(struct itd_store *st, const struct itd_audit_verify_o
 	sqlite3_close(db);
 	return rc;
 }
+
+int itd_store_check(struct itd_store *st, char *err, size_t cap)
+{
+	sqlite3 *db = NULL;
+	err[0] = '\0';
+	int rc = itd_journal_db_reader(st->j, &db);
+	if (!rc)
+		rc = itd_journal_db_integrity(st->j, db, err, cap);
+	sqlite3_close(db);
+	if (rc && !err[0])
+		snprintf(err, cap, "cannot read the database: %s", itd_err_msg(rc));
+	return rc;
+}

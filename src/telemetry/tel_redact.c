@@ -194,6 +194,11 @@ size_t tel_redact_fields_max(const struct tel_redactor *rd)
 	return rd ? rd->fields_max : sizeof ",\"redacted_fields\":[]" - 1;
 }
 
+size_t tel_redact_hits(const struct tel_redactor *rd)
+{
+	return rd ? rd->n_hits : 0;
+}
+
 void tel_redact_write_fields(struct itd_jw *w, const struct tel_redactor *rd)
 {
 	static const char head[] = ",\"redacted_fields\":[";

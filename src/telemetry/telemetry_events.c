@@ -336,7 +336,8 @@ int itd_tel_payload(struct itd_tel *t, const struct itd_engine *e, const struct 
 	write_payload(&w, e, ev);
 	if (pre_effect && ev->kind == ITD_EV_INTENT_EXECUTED)
 		write_changes(&w, e, pre_effect, itd_engine_state(e));
-	tel_redact_write_fields(&w, rd);
+	if (tel_redact_hits(rd)) /* say what was redacted; nothing when nothing was */
+		tel_redact_write_fields(&w, rd);
 	tel_jw_raw(&w, "}", 1);
 	if (itd_jw_overflowed(&w))
 		return ITD_ELIMIT;

@@ -18,7 +18,7 @@ void itd_tel_write_frame(struct itd_jw *w, const struct itd_engine *e);
 
 /* One event's payload as a standalone JSON object (what the event's
  * telemetry line carries under "payload", with t's redaction applied; t
- * may be NULL for none), into buf.  For intent.executed, pre_effect (may
+ * may be NULL for none; redacted_fields only when a rule fired), into buf.  For intent.executed, pre_effect (may
  * be NULL) is the state frame just before the effect: "changes" then lists
  * each field the execution changed, before and after.  Used for the audit
  * chain's entries.  Returns 0, or ITD_ELIMIT if cap is too small. */

@@ -79,6 +79,8 @@ void tel_redact_begin(struct itd_jw *w, struct tel_redactor *rd);
 size_t tel_redact_fields_max(const struct tel_redactor *rd);
 /* Append ,"redacted_fields":[...] (comma only if the payload has members). */
 void tel_redact_write_fields(struct itd_jw *w, const struct tel_redactor *rd);
+/* How many rules fired in the event being written (0 without rules). */
+size_t tel_redact_hits(const struct tel_redactor *rd);
 /* Writer hooks, called only while w->rd != NULL (or red_state != NONE). */
 void tel_red_key(struct itd_jw *w, const char *key, size_t n);
 void tel_red_push(struct itd_jw *w, bool is_arr);

@@ -260,6 +260,12 @@ def main():
               "intent.completed" in out and
               "ticks (" in out and "ms) after receipt" in out,
               "explain --data offline tells the story from the store", out + err)
+        rc, out, err = run(["explain", first, "--story"] + c, env)
+        check(rc == 0 and out.startswith(first + "  orbit_correction  completed") and
+              "story (from the audit chain):" in out and "intent.completed" in out,
+              "explain --story asks the server for the stored story", out + err)
+        rc, out, err = run(["explain", "i-999999", "--story"] + c, env)
+        check(rc == 2 and "404" in err, "explain --story of an unknown id: exit 2 with 404", err)
         rc, out, err = run(["intents", "--data", data, "--status", "completed", "-q"], env)
         check(rc == 0 and first in out.split(), "intents --data offline lists from the store",
               out + err)
