@@ -41,6 +41,45 @@ static int load_identity(char *identity, size_t len, struct itd_scenario **out)
 	return rc;
 }
 
+static int print_diff(void *ctx, const char *field, const struct itd_value *recorded,
+		      const struct itd_value *replayed)
+{
+	char a[128], b[128];
+	itd_value_format(recorded, a, sizeof a);
+	itd_value_format(replayed, b, sizeof b);
+	fprintf(stderr, "  %-16s recorded %s, replayed %s\n", field, a, b);
+	++*(unsigned *)ctx;
+	return 0;
+}
+
+/* After a divergence: which fields it changed, compared at the first
+ * snapshot after it. */
+static void report_fields(struct itd_store *st, const struct itd_scenario *s, uint64_t seed,
+			  uint64_t tick)
+{
+	struct itd_engine *fresh = NULL, *scratch = NULL;
+	struct itd_engine_config ec = {.scn = s, .seed = seed, .clock = ITD_CLOCK_SIM};
+	char err[512];
+	uint64_t snap = 0;
+	unsigned n = 0;
+	if (itd_engine_create(&ec, &fresh) || itd_engine_create(&ec, &scratch)) {
+		fprintf(stderr, "  (out of memory comparing fields)\n");
+	} else if (itd_store_divergence(st, fresh, scratch, tick, print_diff, &n, &snap, err,
+					sizeof err)) {
+		fprintf(stderr, "  fields: %s\n", err);
+	} else if (!n) {
+		fprintf(stderr, "  no state field differs at the snapshot of tick %llu: the "
+				"difference is in what the hash covers between them\n",
+			(unsigned long long)snap);
+	} else {
+		fprintf(stderr, "  (%u field%s differ%s at the snapshot of tick %llu, the first after "
+				"the divergence)\n",
+			n, n == 1 ? "" : "s", n == 1 ? "s" : "", (unsigned long long)snap);
+	}
+	itd_engine_destroy(fresh);
+	itd_engine_destroy(scratch);
+}
+
 int itd_cmd_replay(struct itd_cmd_ctx *c)
 {
 	const char *dir = itd_cli_opt(c, "data");
@@ -90,6 +129,8 @@ int itd_cmd_replay(struct itd_cmd_ctx *c)
 	itd_free(work);
 	if (rc == ITD_EVERIFY) {
 		fprintf(stderr, "intentd replay: %s\n", err);
+		if (rec.diverged_tick)
+			report_fields(st, s, seed, rec.diverged_tick);
 		rc = ITD_EXIT_VERIFY;
 		goto out;
 	}

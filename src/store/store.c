@@ -278,9 +278,15 @@ struct replay {
 	struct itd_engine *e;          /* the engine being rebuilt */
 	struct tick_list *l;           /* every journaled tick */
 	size_t next;                   /* the next tick to run */
+	bool nocheck;                  /* do not compare hashes (divergence report) */
+	uint64_t until;                /* stop after this tick (0: run all) */
+	uint64_t diverged;             /* the tick whose hash did not match */
 	char *err;                     /* where a divergence is described */
 	size_t cap;
 };
+
+/* Returned by run_tick when r->until is reached: not an error. */
+#define REPLAY_DONE 1
 
 /* Run journaled tick r->next and check it. */
 static int run_tick(struct replay *r)
@@ -292,7 +298,9 @@ static int run_tick(struct replay *r)
 		rc = itd_engine_step(r->e);
 	if (rc)
 		return rc;
-	if (itd_engine_tick(r->e) != t->tick || itd_engine_state_hash(r->e) != t->state_hash) {
+	if (!r->nocheck &&
+	    (itd_engine_tick(r->e) != t->tick || itd_engine_state_hash(r->e) != t->state_hash)) {
+		r->diverged = t->tick;
 		snprintf(r->err, r->cap,
 			 "replay diverged at tick %" PRIu64 ": state hash %016" PRIx64
 			 ", the journal says %016" PRIx64,
@@ -300,7 +308,7 @@ static int run_tick(struct replay *r)
 		return ITD_EVERIFY;
 	}
 	r->next++;
-	return ITD_OK;
+	return r->until && t->tick >= r->until ? REPLAY_DONE : ITD_OK;
 }
 
 static int feed_input(void *ctx, const struct itd_journal_input *rec)
@@ -355,11 +363,12 @@ static int load_snapshot(struct itd_store *st, struct itd_engine *e,
 	return ITD_OK;
 }
 
-int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
-		      struct itd_store_recovery *out, char *err, size_t cap)
+static int recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
+		   uint64_t until, struct itd_store_recovery *out, char *err, size_t cap)
 {
 	struct tick_list l = {0};
-	struct replay r = {.e = e, .l = &l, .err = err, .cap = cap};
+	struct replay r = {.e = e, .l = &l, .nocheck = until != 0, .until = until, .err = err,
+			   .cap = cap};
 	memset(out, 0, sizeof *out);
 	err[0] = '\0';
 	uint64_t arrivals = 0;
@@ -388,7 +397,10 @@ int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snap
 		rc = itd_journal_read_inputs(st->j, arrivals, feed_input, &r);
 	while (!rc && r.next < l.n)
 		rc = run_tick(&r);
-	if (!rc && l.n) {
+	if (rc == REPLAY_DONE)
+		rc = ITD_OK;
+	out->diverged_tick = r.diverged;
+	if (!rc && l.n && !until) {
 		out->ticks = l.n - (from ? 1 : 0);
 		out->last_tick = l.t[l.n - 1].tick;
 		out->tel_seq = l.t[l.n - 1].tel_seq;
@@ -398,4 +410,56 @@ int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snap
 	itd_free(l.t);
 	itd_free(l.seqs);
 	return rc;
+}
+
+int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
+		      struct itd_store_recovery *out, char *err, size_t cap)
+{
+	return recover(st, e, from_snapshot, 0, out, err, cap);
+}
+
+int itd_store_divergence(struct itd_store *st, struct itd_engine *fresh,
+			 struct itd_engine *scratch, uint64_t tick, itd_store_diff_fn fn, void *ctx,
+			 uint64_t *snap_tick_out, char *err, size_t cap)
+{
+	*snap_tick_out = 0;
+	err[0] = '\0';
+	uint64_t snap;
+	void *data = NULL;
+	size_t len = 0;
+	int rc = itd_journal_snapshot_from(st->j, tick, &snap, &data, &len);
+	if (rc == ITD_ENOTFOUND) {
+		snprintf(err, cap, "no snapshot at or after tick %" PRIu64 " to compare fields with",
+			 tick);
+		return rc;
+	}
+	if (!rc && (rc = itd_engine_load(scratch, data, len, NULL)))
+		snprintf(err, cap, "the snapshot of tick %" PRIu64 " does not load here (%s)", snap,
+			 itd_err_msg(rc));
+	itd_free(data);
+	if (rc)
+		return rc;
+	/* The replay again, unchecked, as far as the snapshot. */
+	struct itd_store_recovery rec;
+	if ((rc = recover(st, fresh, false, snap, &rec, err, cap)))
+		return rc;
+	if (itd_engine_tick(fresh) != snap) {
+		snprintf(err, cap, "the journal ends before the snapshot of tick %" PRIu64, snap);
+		return ITD_EVERIFY;
+	}
+	*snap_tick_out = snap;
+	const struct itd_scenario *s = itd_engine_scenario(fresh);
+	const struct itd_value *a = itd_engine_state(scratch), *b = itd_engine_state(fresh);
+	for (size_t i = 0; i <= s->n_fields; i++) {
+		uint32_t slot = i < s->n_fields ? (uint32_t)i : s->slots.mode;
+		const struct itd_value *va = &a[slot], *vb = &b[slot];
+		bool same = va->type == vb->type &&
+			    (va->type == ITD_T_NUM  ? va->num == vb->num :
+			     va->type == ITD_T_BOOL ? va->b == vb->b :
+			     va->type == ITD_T_STR  ? !strcmp(va->str, vb->str) :
+						      true);
+		if (!same && (rc = fn(ctx, i < s->n_fields ? s->fields[i].name : "mode", va, vb)))
+			return rc;
+	}
+	return ITD_OK;
 }

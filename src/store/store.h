@@ -54,6 +54,7 @@ struct itd_store_recovery {
 	uint64_t last_tick;         /* the last journaled tick (the engine's tick now) */
 	uint64_t tel_seq;           /* the telemetry seq at the end of last_tick */
 	uint64_t snapshots_bad;     /* snapshots skipped (checksum or format) */
+	uint64_t diverged_tick;     /* ITD_EVERIFY: the first tick whose hash differs */
 	char note[160];             /* the last skipped snapshot, and why */
 };
 
@@ -66,6 +67,19 @@ struct itd_store_recovery {
  * in err) if the replay diverges. */
 int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
 		      struct itd_store_recovery *out, char *err, size_t cap);
+
+/* Which fields a divergence changed: after itd_store_recover reported
+ * ITD_EVERIFY at `tick`, re-run the journal (unchecked) into `fresh` up to
+ * the first valid snapshot at or after the tick, load that snapshot into
+ * `scratch` (both fresh engines of the run's scenario) and call fn for
+ * every state field (and "mode") whose value differs: recorded, replayed.
+ * *snap_tick_out names the snapshot.  ITD_ENOTFOUND (with err) if no
+ * snapshot follows the tick. */
+typedef int (*itd_store_diff_fn)(void *ctx, const char *field, const struct itd_value *recorded,
+				 const struct itd_value *replayed);
+int itd_store_divergence(struct itd_store *st, struct itd_engine *fresh,
+			 struct itd_engine *scratch, uint64_t tick, itd_store_diff_fn fn, void *ctx,
+			 uint64_t *snap_tick_out, char *err, size_t cap);
 
 /* Journal e's inputs and ticks from now on.  tel_seq (may be NULL) gives
  * the telemetry seq to record with each tick. */

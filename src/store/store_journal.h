@@ -193,6 +193,12 @@ int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick,
 int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
 				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx);
 
+/* The oldest snapshot at or after tick `from` whose checksum verifies
+ * (others are skipped), as itd_journal_latest_snapshot.  ITD_ENOTFOUND if
+ * there is none. */
+int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *tick_out,
+			      void **data_out, size_t *len_out);
+
 /* What the journal was opened for: the scenario text it recorded (NUL
  * terminated, itd_malloc'd: the caller frees), the seed and the rate.
  * ITD_ENOTFOUND if no scenario text was recorded. */

@@ -118,18 +118,17 @@ out:
 	return rc;
 }
 
-int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
-				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx)
+/* The first snapshot the query yields whose checksum verifies. */
+static int find_snapshot(struct itd_journal *j, const char *sql, uint64_t arg, uint64_t *tick_out,
+			 void **data_out, size_t *len_out, itd_journal_corrupt_fn corrupt,
+			 void *ctx)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	*tick_out = 0;
 	*data_out = NULL;
 	*len_out = 0;
-	int rc = reader_query(j,
-			      "SELECT tick, data, checksum FROM snapshot WHERE tick > ?1"
-			      " ORDER BY tick DESC",
-			      0, &db, &st);
+	int rc = reader_query(j, sql, arg, &db, &st);
 	if (rc)
 		return rc;
 	int src;
@@ -163,6 +162,24 @@ int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void 
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return rc;
+}
+
+int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
+				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx)
+{
+	return find_snapshot(j,
+			     "SELECT tick, data, checksum FROM snapshot WHERE tick > ?1"
+			     " ORDER BY tick DESC",
+			     0, tick_out, data_out, len_out, corrupt, ctx);
+}
+
+int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *tick_out,
+			      void **data_out, size_t *len_out)
+{
+	return find_snapshot(j,
+			     "SELECT tick, data, checksum FROM snapshot WHERE tick >= ?1"
+			     " ORDER BY tick ASC",
+			     from, tick_out, data_out, len_out, NULL, NULL);
 }
 
 int itd_journal_read_meta(struct itd_journal *j, char **text_out, size_t *len_out,

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,37 @@ def main():
     check(rc == 0, f"graceful stop ({rc})")
     rc, out, err = run(["replay", "--data", sd, "--verify"])
     check(rc == 0, "the served run replays from tick 0 with every hash matching", out + err)
+
+    # A divergence: the journaled value of a console `set` is changed, so
+    # the replay applies another value than the run did.  replay names the
+    # tick and, at the first snapshot after it, the fields that differ.
+    dd = os.path.join(TMP, "diverge")
+    args = ["--data", dd, "--rate", "200", "--snapshot-every", "20", "--telemetry", "off"]
+    os.makedirs(os.path.join(TMP, "w3"))
+    s3 = Server(BIN, args, env, workdir=os.path.join(TMP, "w3"))
+    time.sleep(0.3)
+    st, _, js = s3.request("POST", "/api/v1/console",
+                           {"command": "set", "field": "battery", "value": 77.25},
+                           token=env["INTENTD_ADMIN_TOKEN"])
+    check(st == 202, f"console set battery 77.25 is accepted ({st} {js})")
+    time.sleep(0.8)
+    check(s3.stop(20) == 0, "graceful stop")
+    c = sqlite3.connect(os.path.join(dd, "intentd.db"))
+    rows = c.execute("SELECT arrival, data FROM input").fetchall()
+    want = struct.pack("<d", 77.25)
+    hits = [(a, d) for a, d in rows if want in d]
+    check(len(hits) == 1, f"the set is journaled with its value ({len(hits)} inputs hold it)")
+    if hits:
+        a, d = hits[0]
+        c.execute("UPDATE input SET data = ? WHERE arrival = ?",
+                  (d.replace(want, struct.pack("<d", 12.5)), a))
+        c.commit()
+    c.close()
+    rc, out, err = run(["replay", "--data", dd, "--verify"])
+    check(rc == 3 and "replay diverged at tick" in err and
+          re.search(r"battery\s+recorded 7\d\.\d*, replayed 1\d\.\d*", err) and
+          "at the snapshot of tick" in err,
+          "a divergence: exit 3 naming the tick and the fields that differ", err)
     R.finish()
 
 
