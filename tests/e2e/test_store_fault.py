@@ -29,6 +29,7 @@ TMP = tempfile.mkdtemp(prefix="intentd-e2e-fault-")
 DISK = os.path.join(TMP, "disk")
 OP = "operator-fault-0123456789abcdef"
 ENV = {"INTENTD_OPERATOR_TOKEN": OP, "INTENTD_ADMIN_TOKEN": "admin-fault-0123456789abcdef"}
+SERVERS = []             # every server started, stopped in the finally
 BODY = {"type": "orbit_correction", "goal": {"metric": "position", "reference": -5.0,
                                               "tolerance": 0.1}}
 
@@ -90,6 +91,7 @@ def run_checks():
     os.makedirs(wd)
     args = ["--data", data, "--rate", "100", "--telemetry", os.path.join(TMP, "tel.jsonl")]
     s = Server(BIN, args, ENV, workdir=wd)
+    SERVERS.append(s)
     acked = []
     for _ in range(20):
         st, js = submit(s)
@@ -145,6 +147,7 @@ def run_checks():
     wd2 = os.path.join(TMP, "w2")
     os.makedirs(wd2)
     s2 = Server(BIN, args, ENV, workdir=wd2)
+    SERVERS.append(s2)
     wait(lambda: s2.request("GET", "/readyz")[0] == 200, 20)
     missing = []
     for i in acked:
@@ -175,6 +178,10 @@ if __name__ == "__main__":
         main()
         R.finish()
     finally:
+        for srv in SERVERS:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait(10)
         if os.environ.get("INTENTD_E2E_KEEP") != "1":
             subprocess.run(["umount", "-l", DISK], stderr=subprocess.DEVNULL)
             shutil.rmtree(TMP, ignore_errors=True)

@@ -25,6 +25,7 @@ from serve_util import Results, Server  # noqa: E402
 R = Results()
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="intentd-e2e-snap-")
+SERVERS = []             # every server started, killed in the finally
 
 
 def check(cond, what, detail=None):
@@ -86,10 +87,12 @@ def main():
     os.makedirs(os.path.join(TMP, "w1"))
     os.makedirs(os.path.join(TMP, "w2"))
     s = Server(BIN, args, env, workdir=os.path.join(TMP, "w1"))
+    SERVERS.append(s)
     time.sleep(1.5)
     s.proc.send_signal(signal.SIGKILL)
     s.proc.wait(10)
     s2 = Server(BIN, args, env, workdir=os.path.join(TMP, "w2"))
+    SERVERS.append(s2)
     lines = s2.stderr().splitlines()
     line = next((ln for ln in lines if "recovered to tick" in ln), "")
     m = re.search(r"recovered to tick (\d+) \(snapshot of tick (\d+) \+ (\d+) ticks", line)
@@ -109,6 +112,7 @@ def main():
     args = ["--data", dd, "--rate", "200", "--snapshot-every", "20", "--telemetry", "off"]
     os.makedirs(os.path.join(TMP, "w3"))
     s3 = Server(BIN, args, env, workdir=os.path.join(TMP, "w3"))
+    SERVERS.append(s3)
     time.sleep(0.3)
     st, _, js = s3.request("POST", "/api/v1/console",
                            {"command": "set", "field": "battery", "value": 77.25},
@@ -139,5 +143,9 @@ if __name__ == "__main__":
     try:
         main()
     finally:
+        for srv in SERVERS:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait(10)
         if os.environ.get("INTENTD_E2E_KEEP") != "1":
             shutil.rmtree(TMP, ignore_errors=True)
