@@ -3,10 +3,13 @@
  * warm-up: POST /api/v1/intents to a running `intentd serve` (--http), or
  * the same submission as XADD to a redis-server (--redis, the peer).
  * Accepted intents per second and exact per-request latency percentiles
- * (p50, p99, from every recorded sample) are printed on one line.
+ * (p50, p99, from every recorded sample) are printed on one line, named
+ * intake_http / intake_redis_xadd or by -l (e.g. "intake_http_durable"
+ * against `intentd serve --data`), with a note in parentheses (-n).
  *
  *   bench_intake --http 127.0.0.1:5050 [--token T] [-c 64] [-d 10] [-t 1]
  *   bench_intake --redis 127.0.0.1:6379 [-c 64] [-d 10] [-t 1]
+ *                [-l LABEL] [-n NOTE]
  *
  * Each worker thread runs its own epoll loop over its share of the
  * connections (non-blocking sockets, TCP_NODELAY).  A closed connection is
@@ -47,6 +50,8 @@ struct opts {
 	unsigned secs;             /* measured seconds */
 	unsigned warmup;           /* seconds before measuring */
 	unsigned threads;          /* worker threads */
+	const char *label;         /* the result line's name (NULL: by mode) */
+	const char *note;          /* its note in parentheses (NULL: by mode) */
 };
 
 struct conn {
@@ -328,7 +333,7 @@ static int parse_addr(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_intake (--http|--redis) HOST:PORT [--token T] [-c CONNS] "
-			"[-d SECONDS] [-w WARMUP] [-t THREADS]\n");
+			"[-d SECONDS] [-w WARMUP] [-t THREADS] [-l LABEL] [-n NOTE]\n");
 	return 2;
 }
 
@@ -358,6 +363,10 @@ int main(int argc, char **argv)
 			O.warmup = (unsigned)atoi(v);
 		} else if (!strcmp(a, "-t")) {
 			O.threads = (unsigned)atoi(v);
+		} else if (!strcmp(a, "-l")) {
+			O.label = v;
+		} else if (!strcmp(a, "-n")) {
+			O.note = v;
 		} else {
 			return usage();
 		}
@@ -432,10 +441,12 @@ int main(int argc, char **argv)
 
 	unsigned ok = O.redis ? 200 : 202;
 	double per_s = (double)codes[ok] / (double)O.secs;
-	printf("%s: %u clients, %u s: %.0f intents/s, p50 %.2f ms, p99 %.2f ms %s\n",
-	       O.redis ? "intake_redis_xadd" : "intake_http", O.conns, O.secs, per_s,
-	       pct_ms(all, n_lat, 50), pct_ms(all, n_lat, 99),
-	       O.redis ? "(the peer)" : "(target >= 50000/s, p99 <= 5 ms)");
+	const char *label = O.label ? O.label : O.redis ? "intake_redis_xadd" : "intake_http";
+	const char *note = O.note    ? O.note
+			   : O.redis ? "the peer"
+				     : "target >= 50000/s, p99 <= 5 ms";
+	printf("%s: %u clients, %u s: %.0f intents/s, p50 %.2f ms, p99 %.2f ms (%s)\n", label,
+	       O.conns, O.secs, per_s, pct_ms(all, n_lat, 50), pct_ms(all, n_lat, 99), note);
 	/* Anything but acceptance is reported, never folded into the rate. */
 	bool other = errors || reconnects;
 	for (int c = 0; c < 600; c++)

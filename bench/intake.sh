@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # bench/intake.sh BUILD_DIR [SECONDS]: intake throughput and latency of
 # `intentd serve` (POST /api/v1/intents, 64 keep-alive clients, one request
-# in flight each) beside the same load as XADD to a redis-server with
-# persistence off (the peer), and wrk's figure for the HTTP run as a
+# in flight each), twice: in memory (intake_http) beside the same load as
+# XADD to a redis-server with persistence off (intake_redis_xadd), and
+# durable, with --data, where a 202 is sent only once the submission is on
+# disk (intake_http_durable) beside redis with appendfsync always
+# (intake_redis_xadd_durable); wrk's figure for the durable run as a
 # cross-check when wrk is installed.  Each run gets a fresh server.
 set -euo pipefail
 B=${1:-build}
@@ -36,17 +39,22 @@ wait_for() {
 	done
 }
 
-url_of() { URL=$(sed -n 's/^intentd: listening on \(http:[^ ]*\).*/\1/p' "$1"); [ -n "$URL" ]; }
+url_of() { URL=$(sed -n 's/^intentd: listening on \(http:[^ ]*\).*/\1/p' "$1" 2>/dev/null); [ -n "$URL" ]; }
 
-# start_intentd: a fresh server on a free port; sets URL and IPID.
+# start_intentd [durable]: a fresh server on a free port (with durable, on
+# a fresh data directory); sets URL and IPID.
 start_intentd() {
-	rm -rf "$WORK/data"
+	# The old log goes first: the new server truncates it only once it runs,
+	# and url_of must not read the previous server's address.
+	rm -rf "$WORK/data" "$WORK/intentd.log"
+	local data=()
+	[ "${1:-}" = durable ] && data=(--data "$WORK/data")
 	# The default spacecraft: once the orbit is corrected, each submitted
 	# correction finds its goal met and completes at its first tick, so the
 	# active set stays at about one tick's submissions (every tick scores
 	# every active intent).  The queue holds a second of load at 100 Hz.
 	"$BIN" serve --scenario spacecraft --listen 127.0.0.1:0 --rate 100 --telemetry off \
-		--quiet --data "$WORK/data" \
+		--quiet "${data[@]}" \
 		--set engine.max_intents=200000 --set engine.intake_capacity=65536 \
 		2>"$WORK/intentd.log" &
 	IPID=$!
@@ -87,8 +95,15 @@ start_intentd
 server_view
 stop_pid "$IPID"
 
+# Durable: each 202 waits for its group commit (without holding a thread).
+start_intentd durable
+"$GEN" --http "${URL#http://}" -c "$CONNS" -d "$SECS" -l intake_http_durable \
+	-n "durable: 202 once on disk; peer: intake_redis_xadd_durable" | tee "$WORK/durable.out"
+server_view
+stop_pid "$IPID"
+
 if command -v wrk >/dev/null; then
-	start_intentd
+	start_intentd durable
 	BENCH_CONNS=$CONNS wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/peers/intake.lua "$URL" |
 		grep '^intake_http_wrk' || echo "intake_http_wrk: wrk failed"
 	stop_pid "$IPID"
@@ -96,17 +111,32 @@ else
 	echo "intake_http_wrk: skipped (wrk not installed)"
 fi
 
-if command -v redis-server >/dev/null; then
+# run_redis LABEL NOTE ARGS...: XADD to a fresh redis-server started with ARGS.
+run_redis() {
+	local label=$1 note=$2
+	shift 2
 	RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	rm -rf "$WORK/redis"
 	mkdir -p "$WORK/redis"
 	redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$WORK/redis" --save '' \
-		--appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+		--daemonize no "$@" >"$WORK/redis.log" 2>&1 &
 	RPID=$!
 	PIDS+=("$RPID")
 	redis_up() { [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ]; }
 	wait_for 20 redis_up || { echo "redis-server did not start:"; cat "$WORK/redis.log"; exit 1; }
-	"$GEN" --redis "127.0.0.1:$RPORT" -c "$CONNS" -d "$SECS"
+	"$GEN" --redis "127.0.0.1:$RPORT" -c "$CONNS" -d "$SECS" -l "$label" -n "$note"
 	stop_pid "$RPID"
+}
+
+if command -v redis-server >/dev/null; then
+	run_redis intake_redis_xadd "the peer, persistence off" --appendonly no
+	# Not in a pipe: run_redis records the server's pid for the cleanup.
+	run_redis intake_redis_xadd_durable "the durable peer: AOF, appendfsync always" \
+		--appendonly yes --appendfsync always >"$WORK/redis_durable.out"
+	cat "$WORK/redis_durable.out"
+	awk '/^intake_http_durable:/ { a = $6 } /^intake_redis_xadd_durable:/ { b = $6 }
+	     END { if (a && b) printf "intake durable: intentd %d/s vs redis appendfsync always %d/s: %.1fx\n", a, b, a / b }' \
+		"$WORK/durable.out" "$WORK/redis_durable.out"
 else
 	echo "intake_redis_xadd: skipped (redis-server not installed)"
 fi

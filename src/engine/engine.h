@@ -162,13 +162,15 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 #define ITD_ACTOR_LEN 32
 
 /* Queue a cancellation of intent `id` by `actor` (may be NULL); `reason`
- * must be a static string (thread-safe). */
+ * must be a static string (thread-safe).  Like the other inputs below,
+ * *ticket_out (may be NULL) gets the journal's durability ticket (0
+ * without a journal), so a front end can answer only once it is durable. */
 int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
-		      const char *actor);
+		      const char *actor, uint64_t *ticket_out);
 /* Queue a fault injection: set state field `field` to `v` at the next
  * intake, reported as console.applied (thread-safe). */
 int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v,
-			 const char *actor);
+			 const char *actor, uint64_t *ticket_out);
 
 /* Console commands that go through the intake like any input, so they are
  * applied at a tick boundary and reported (console.applied) in order. */
@@ -184,7 +186,7 @@ const char *itd_console_name(enum itd_console_cmd c);
 /* Queue a console command with its arguments (copied, at most 63 bytes)
  * and actor (thread-safe). */
 int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const char *args,
-		       const char *actor);
+		       const char *actor, uint64_t *ticket_out);
 /* True once a pause command has been applied and until itd_engine_resume.
  * itd_engine_run returns after the tick that applies a pause. */
 bool itd_engine_paused(const struct itd_engine *e);
@@ -233,14 +235,28 @@ int itd_plant_set(struct itd_engine *e, uint32_t field, struct itd_value v);
  * applied, its state hash and the ids the tick thread itself took
  * (autonomy, the critical override, the scenario's initial intents), since
  * those interleave with ids reserved by submitters on other threads. */
+/* What an input is, for a journal's own index (the encoding has it all). */
+enum itd_journal_kind {
+	ITD_JOURNAL_SUBMIT,   /* a submission (seq: the intent it creates) */
+	ITD_JOURNAL_CANCEL,   /* a cancellation */
+	ITD_JOURNAL_SET,      /* a state field set by the console */
+	ITD_JOURNAL_CONSOLE,  /* another console command */
+};
+struct itd_journal_info {
+	uint64_t arrival;             /* arrival number */
+	enum itd_journal_kind kind;   /* what */
+	uint64_t seq;                 /* SUBMIT: the reserved seq; else 0 */
+	const char *actor;            /* who asked, or NULL */
+};
+
 struct itd_journal_hooks {
 	/* Every accepted input, under the intake lock, in arrival order;
 	 * `data` (len bytes, valid during the call) is its encoding, which
 	 * itd_engine_replay_input takes back.  Return 0 with a durability
 	 * ticket, or an error: the input is then refused and nothing is
 	 * queued (the submitter gets the error, e.g. ITD_EIO). */
-	int (*input)(void *ctx, uint64_t arrival, const void *data, size_t len,
-		     uint64_t *ticket_out);
+	int (*input)(void *ctx, const struct itd_journal_info *info, const void *data,
+		     size_t len, uint64_t *ticket_out);
 	/* The end of every tick, on the tick thread (must not block):
 	 * auto_seqs lists the tick thread's own creation attempts in order,
 	 * each the id it took or 0 if it was refused. */

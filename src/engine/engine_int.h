@@ -7,10 +7,10 @@
 #include "engine.h"
 
 enum itd_input_kind {
-	ITD_IN_SUBMIT,   /* create an intent */
-	ITD_IN_CANCEL,   /* cancel an intent */
-	ITD_IN_SET,      /* fault injection: set a state field */
-	ITD_IN_CONSOLE,  /* a console command, reported at its tick */
+	ITD_IN_SUBMIT = ITD_JOURNAL_SUBMIT,   /* create an intent */
+	ITD_IN_CANCEL = ITD_JOURNAL_CANCEL,   /* cancel an intent */
+	ITD_IN_SET = ITD_JOURNAL_SET,         /* fault injection: set a state field */
+	ITD_IN_CONSOLE = ITD_JOURNAL_CONSOLE, /* a console command, reported at its tick */
 };
 
 /* One queued input.  Strings live inside the slot (offsets, not

@@ -80,7 +80,11 @@ static int publish(struct itd_engine *e, struct itd_input *in, uint64_t *ticket)
 		uint8_t buf[ITD_INPUT_ENC_MAX];
 		size_t n = itd_input_encode(in, buf);
 		uint64_t t = 0;
-		int rc = e->journal.input(e->journal.ctx, in->arrival, buf, n, &t);
+		struct itd_journal_info info = {
+			.arrival = in->arrival, .kind = (enum itd_journal_kind)in->kind,
+			.seq = in->kind == ITD_IN_SUBMIT ? in->seq : 0,
+			.actor = in->actor[0] ? in->actor : NULL};
+		int rc = e->journal.input(e->journal.ctx, &info, buf, n, &t);
 		if (rc) {
 			withdraw(q);
 			return rc;
@@ -201,8 +205,10 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 }
 
 int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
-		      const char *actor)
+		      const char *actor, uint64_t *ticket_out)
 {
+	if (ticket_out)
+		*ticket_out = 0;
 	if (strlen(id) >= ITD_ID_LEN)
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
@@ -213,12 +219,14 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
 	snprintf(in->reason, sizeof in->reason, "%s", reason ? reason : "cancelled");
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	return publish(e, in, NULL);
+	return publish(e, in, ticket_out);
 }
 
 int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value v,
-			 const char *actor)
+			 const char *actor, uint64_t *ticket_out)
 {
+	if (ticket_out)
+		*ticket_out = 0;
 	const struct itd_field *f = field < e->scn->n_fields ? &e->scn->fields[field] : NULL;
 	if (!f || v.type != f->type || (v.type == ITD_T_NUM && !isfinite(v.num)))
 		return ITD_EINVAL;
@@ -233,7 +241,7 @@ int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value 
 	in->value = v;
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	return publish(e, in, NULL);
+	return publish(e, in, ticket_out);
 }
 
 static const char *const console_names[] = {
@@ -248,8 +256,10 @@ const char *itd_console_name(enum itd_console_cmd c)
 }
 
 int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const char *args,
-		       const char *actor)
+		       const char *actor, uint64_t *ticket_out)
 {
+	if (ticket_out)
+		*ticket_out = 0;
 	if ((unsigned)cmd > ITD_CONSOLE_NOTE)
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
@@ -260,7 +270,7 @@ int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const cha
 	snprintf(in->args, sizeof in->args, "%s", args ? args : "");
 	if (actor)
 		snprintf(in->actor, sizeof in->actor, "%s", actor);
-	return publish(e, in, NULL);
+	return publish(e, in, ticket_out);
 }
 
 void itd_engine_intake_gate(struct itd_engine *e, int rc)

@@ -82,29 +82,29 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 	sb.sub.actor = srv_actor(r);
 	struct itd_receipt rcpt;
 	char msg[256] = "";
+	struct srv_durable *dw = r->srv->durable;
+	srv_durable_key_enter(dw, sb.sub.idempotency_key);
 	rc = itd_engine_submit(e, &sb.sub, &rcpt, msg, sizeof msg);
+	uint64_t dup_ticket = srv_durable_key_leave(dw, sb.sub.idempotency_key, rc, rcpt.ticket);
 	srv_submit_fini(&sb);
 
+	/* With a store the answer is sent only once the input is durable
+	 * (group commit: concurrent submissions share the fsync); srv_http.c
+	 * parks it until then, or answers 503 store_unavailable. */
+	snprintf(out->durable_id, sizeof out->durable_id, "%s", rcpt.id);
 	cJSON *j, *d;
 	switch (rc) {
 	case ITD_OK: {
-		/* Acknowledged only once durable (group commit: concurrent
-		 * submissions share the fsync). */
-		if (r->srv->store) {
-			int w = itd_store_wait(r->srv->store, rcpt.ticket, 10000);
-			if (w)
-				return srv_error(out, 503, "store_unavailable", NULL,
-						 "%s is queued but could not be made durable (%s); "
-						 "retry with an idempotency_key to be sure",
-						 rcpt.id, itd_err_msg(w));
-		}
 		/* The hot path of intake: a fixed shape, written directly (cJSON
 		 * would format the number with printf and re-parse it). */
 		char text[128];
 		int n = snprintf(text, sizeof text,
 				 "{\"id\":\"%s\",\"status\":\"queued\",\"received_tick\":%" PRIu64 "}",
 				 rcpt.id, rcpt.received_tick);
-		return srv_text(out, 202, NULL, text, (size_t)n);
+		rc = srv_text(out, 202, NULL, text, (size_t)n);
+		if (!rc)
+			out->durable_ticket = rcpt.ticket;
+		return rc;
 	}
 	case ITD_EEXISTS: {
 		/* The original: created (its status and created tick), still
@@ -144,7 +144,11 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		else
 			cJSON_AddNullToObject(j, "received_tick");
 		cJSON_AddBoolToObject(j, "duplicate", true);
-		return srv_json(out, 200, j);
+		/* The original may not be durable yet: its answer waits too. */
+		rc = srv_json(out, 200, j);
+		if (!rc)
+			out->durable_ticket = dup_ticket;
+		return rc;
 	}
 	case ITD_ECONFLICT:
 		d = cJSON_CreateObject();
@@ -429,7 +433,8 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 			       itd_status_name(st));
 		goto done;
 	}
-	rc = itd_engine_cancel(e, id, "cancelled_by_operator", srv_actor(r));
+	uint64_t ticket = 0;
+	rc = itd_engine_cancel(e, id, "cancelled_by_operator", srv_actor(r), &ticket);
 	/* The engine keeps static reasons only; an operator's words go into
 	 * the record as a console note applied with the cancel.  It is queued
 	 * after the cancel, so a refused cancel (429) leaves no note behind
@@ -437,13 +442,21 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 	if (!rc && reason && *reason->valuestring) {
 		char note[NOTE_MAX + 1];
 		snprintf(note, sizeof note, NOTE_FMT, id, reason->valuestring);
-		(void)itd_engine_console(e, ITD_CONSOLE_NOTE, note, srv_actor(r));
+		uint64_t nt = 0;
+		if (!itd_engine_console(e, ITD_CONSOLE_NOTE, note, srv_actor(r), &nt))
+			ticket = nt; /* later, so its durability covers the cancel's */
 	}
 	if (rc == ITD_EFULL) {
 		snprintf(out->retry_after, sizeof out->retry_after, "1");
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "full", "queue");
 		rc = srv_error(out, 429, "intake_full", d, "intake queue full; retry later");
+		goto done;
+	}
+	if (rc == ITD_EIO) {
+		rc = srv_error(out, 503, "store_unavailable", NULL,
+			       "cannot cancel %s now: the store cannot make it durable (it is "
+			       "being repaired); retry later", id);
 		goto done;
 	}
 	if (rc) {
@@ -456,6 +469,8 @@ int srv_h_cancel(struct srv_req *r, struct srv_resp *out)
 	cJSON_AddStringToObject(j, "status", "cancel_requested");
 	cJSON_AddNumberToObject(j, "apply_tick", (double)apply);
 	rc = srv_json(out, 202, j);
+	if (!rc)
+		out->durable_ticket = ticket;
 done:
 	cJSON_Delete(body);
 	return rc;

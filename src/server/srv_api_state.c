@@ -227,18 +227,31 @@ static cJSON *accepted(const char *cmd, uint64_t apply)
 	return j;
 }
 
-/* Answer a loop-control result. */
+/* The store failed: the command was not accepted. */
+static int store_down(struct srv_resp *out, const char *cmd)
+{
+	return srv_error(out, 503, "store_unavailable", NULL,
+			 "%s refused: the store cannot make it durable now (it is being "
+			 "repaired); retry later", cmd);
+}
+
+/* Answer a loop-control result; the answer waits until `ticket` is durable. */
 static int loop_result(struct srv_req *r, struct srv_resp *out, const char *cmd, int rc,
-		       uint64_t apply)
+		       uint64_t apply, uint64_t ticket)
 {
 	if (rc == ITD_EFULL)
 		return intake_full(out);
+	if (rc == ITD_EIO)
+		return store_down(out, cmd);
 	if (rc == ITD_ESTATE)
 		return srv_error(out, 409, "wrong_state", NULL, "cannot %s now: the loop is %s",
 				 cmd, srv_loop_paused(r->srv) ? "paused" : "running");
 	if (rc)
 		return srv_error(out, 500, "internal", NULL, "%s failed: %s", cmd, itd_err_msg(rc));
-	return srv_json(out, 202, accepted(cmd, apply));
+	rc = srv_json(out, 202, accepted(cmd, apply));
+	if (!rc)
+		out->durable_ticket = ticket;
+	return rc;
 }
 
 static int con_step(struct srv_req *r, struct srv_resp *out, const cJSON *body)
@@ -257,13 +270,16 @@ static int con_step(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 	if (!srv_loop_paused(r->srv))
 		return srv_error(out, 409, "not_paused", NULL,
 				 "step runs ticks of a paused loop: pause first");
-	uint64_t apply = next_tick(r->srv);
-	int rc = srv_loop_step(r->srv, steps, srv_actor(r));
+	uint64_t apply = next_tick(r->srv), ticket = 0;
+	int rc = srv_loop_step(r->srv, steps, srv_actor(r), &ticket);
 	if (rc)
-		return loop_result(r, out, "step", rc, apply);
+		return loop_result(r, out, "step", rc, apply, 0);
 	cJSON *j = accepted("step", apply);
 	cJSON_AddNumberToObject(j, "n", (double)steps);
-	return srv_json(out, 202, j);
+	rc = srv_json(out, 202, j);
+	if (!rc)
+		out->durable_ticket = ticket;
+	return rc;
 }
 
 static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
@@ -324,10 +340,12 @@ static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 		return srv_error(out, 400, "invalid_field", NULL, "field '%s' cannot be set",
 				 f->name);
 	}
-	uint64_t apply = next_tick(r->srv);
-	int rc = itd_engine_set_field(r->srv->engine, (uint32_t)fi, v, srv_actor(r));
+	uint64_t apply = next_tick(r->srv), ticket = 0;
+	int rc = itd_engine_set_field(r->srv->engine, (uint32_t)fi, v, srv_actor(r), &ticket);
 	if (rc == ITD_EFULL)
 		return intake_full(out);
+	if (rc == ITD_EIO)
+		return store_down(out, "set");
 	if (rc)
 		return srv_error(out, 400, "invalid_field", NULL, "cannot set '%s': %s", f->name,
 				 itd_err_msg(rc));
@@ -335,7 +353,10 @@ static int con_set(struct srv_req *r, struct srv_resp *out, const cJSON *body)
 	cJSON_AddStringToObject(j, "field", f->name);
 	srv_jadd(j, "value", srv_json_value(&v));
 	cJSON_AddBoolToObject(j, "fault_injection", true);
-	return srv_json(out, 202, j);
+	rc = srv_json(out, 202, j);
+	if (!rc)
+		out->durable_ticket = ticket;
+	return rc;
 }
 
 static int by_seq(const void *a, const void *b)
@@ -463,8 +484,10 @@ static int con_snapshot(struct srv_req *r, struct srv_resp *out)
 		unlink(tmp);
 		return srv_error(out, 500, "io_error", NULL, "snapshot failed: %s", itd_err_msg(rc));
 	}
-	uint64_t apply = next_tick(srv);
-	rc = itd_engine_console(srv->engine, ITD_CONSOLE_SNAPSHOT, rel, srv_actor(r));
+	uint64_t apply = next_tick(srv), ticket = 0;
+	rc = itd_engine_console(srv->engine, ITD_CONSOLE_SNAPSHOT, rel, srv_actor(r), &ticket);
+	if (rc == ITD_EIO)
+		return store_down(out, "snapshot");
 	if (rc == ITD_EFULL) {
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "full", "queue");
@@ -478,7 +501,10 @@ static int con_snapshot(struct srv_req *r, struct srv_resp *out)
 	cJSON *j = accepted("snapshot", apply);
 	cJSON_AddStringToObject(j, "path", path);
 	cJSON_AddNumberToObject(j, "tick", (double)tick);
-	return srv_json(out, 202, j);
+	rc = srv_json(out, 202, j);
+	if (!rc)
+		out->durable_ticket = ticket;
+	return rc;
 }
 
 static int con_status(struct srv_req *r, struct srv_resp *out)
@@ -573,12 +599,18 @@ int srv_h_console(struct srv_req *r, struct srv_resp *out)
 		}
 	uint64_t apply = next_tick(r->srv);
 	switch (c) {
-	case CON_PAUSE:
-		rc = loop_result(r, out, "pause", srv_loop_pause(r->srv, srv_actor(r)), apply);
+	case CON_PAUSE: {
+		uint64_t t = 0;
+		int lrc = srv_loop_pause(r->srv, srv_actor(r), &t);
+		rc = loop_result(r, out, "pause", lrc, apply, t);
 		break;
-	case CON_RESUME:
-		rc = loop_result(r, out, "resume", srv_loop_resume(r->srv, srv_actor(r)), apply);
+	}
+	case CON_RESUME: {
+		uint64_t t = 0;
+		int lrc = srv_loop_resume(r->srv, srv_actor(r), &t);
+		rc = loop_result(r, out, "resume", lrc, apply, t);
 		break;
+	}
 	case CON_STEP:
 		rc = con_step(r, out, body);
 		break;

@@ -237,22 +237,22 @@ bool srv_loop_paused(struct itd_server *s)
 	return p;
 }
 
-int srv_loop_pause(struct itd_server *s, const char *actor)
+int srv_loop_pause(struct itd_server *s, const char *actor, uint64_t *ticket)
 {
 	/* Applied (and reported) by the next tick; the loop then holds. */
 	if (srv_loop_paused(s))
 		return ITD_ESTATE;
-	return itd_engine_console(s->engine, ITD_CONSOLE_PAUSE, "", actor);
+	return itd_engine_console(s->engine, ITD_CONSOLE_PAUSE, "", actor, ticket);
 }
 
-int srv_loop_resume(struct itd_server *s, const char *actor)
+int srv_loop_resume(struct itd_server *s, const char *actor, uint64_t *ticket)
 {
 	pthread_mutex_lock(&s->loop_lock);
 	if (!s->paused) {
 		pthread_mutex_unlock(&s->loop_lock);
 		return ITD_ESTATE;
 	}
-	int rc = itd_engine_console(s->engine, ITD_CONSOLE_RESUME, "", actor);
+	int rc = itd_engine_console(s->engine, ITD_CONSOLE_RESUME, "", actor, ticket);
 	if (!rc) {
 		s->paused = false;
 		s->steps = 0;
@@ -262,7 +262,7 @@ int srv_loop_resume(struct itd_server *s, const char *actor)
 	return rc;
 }
 
-int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor)
+int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor, uint64_t *ticket)
 {
 	char args[32];
 	snprintf(args, sizeof args, "%llu", (unsigned long long)n);
@@ -271,7 +271,7 @@ int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor)
 		pthread_mutex_unlock(&s->loop_lock);
 		return ITD_ESTATE;
 	}
-	int rc = itd_engine_console(s->engine, ITD_CONSOLE_STEP, args, actor);
+	int rc = itd_engine_console(s->engine, ITD_CONSOLE_STEP, args, actor, ticket);
 	if (!rc) {
 		s->steps += n;
 		pthread_cond_broadcast(&s->loop_cond);

@@ -2,7 +2,10 @@
  * and timeouts, request bodies, routing by srv_routes, role checks, and the
  * JSON error bodies every handler shares.  A request is answered in three
  * steps: headers (route, auth, size checked before any body is read), body
- * (collected up to max_body), then the handler. */
+ * (collected up to max_body), then the handler.  An answer that must wait
+ * for durability (srv_resp.durable_ticket) is parked with srv_durable.c:
+ * the connection is suspended and the access handler, called again once
+ * it is resumed, sends the answer (or a 503). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +17,10 @@
 
 #include "srv_int.h"
 
+/* The daemon's threads.  With a store, answers waiting for a commit are
+ * parked without a thread, so the pool needs no more. */
+#define HTTP_THREADS 2
+
 /* Per-request state, from the first call of the access handler to the
  * completion notice. */
 struct req_ctx {
@@ -23,6 +30,10 @@ struct req_ctx {
 	char *body;                    /* collected body (itd_malloc) */
 	size_t len, cap;               /* its length and allocation */
 	bool too_large;                /* the body exceeded max_body */
+	bool parked;                   /* suspended until held is durable */
+	bool was_parked;               /* parked once: release it at completion */
+	struct srv_resp held;          /* the answer waiting for durability */
+	struct srv_durable_wait wait;  /* its place among the waiters */
 };
 
 /* ---------------------------------------------------------- responses */
@@ -289,6 +300,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	if (rc->parked) {
+		/* Resumed by the durability waiter: the answer, or a 503. */
+		struct srv_resp out = rc->held;
+		rc->held = (struct srv_resp){0};
+		rc->parked = false;
+		if (rc->wait.result)
+			srv_durable_refuse(&out, rc->wait.result);
+		srv_metrics_request(s->metrics, rc->route, out.status);
+		return send_resp(conn, &out);
+	}
 	if (rc->too_large) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->cfg.max_body);
@@ -300,6 +321,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	memcpy(req.id, rc->id, sizeof req.id);
 	struct srv_resp out = {.status = 200};
 	rc->route->handler(&req, &out);
+	if (out.durable_ticket && s->durable) {
+		/* Held in rc before parking: once parked, a resume may come at
+		 * any time (MHD acts on it after we return). */
+		rc->held = out;
+		rc->parked = true;
+		int w = srv_durable_hold(s->durable, &rc->wait, conn, out.durable_ticket);
+		if (w == SRV_DURABLE_PARKED) {
+			rc->was_parked = true;
+			return MHD_YES;
+		}
+		out = rc->held;
+		rc->held = (struct srv_resp){0};
+		rc->parked = false;
+		if (w)
+			srv_durable_refuse(&out, w);
+	}
 	srv_metrics_request(s->metrics, rc->route, out.status);
 	return send_resp(conn, &out);
 }
@@ -307,12 +344,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	struct itd_server *s = cls;
 	(void)conn;
 	(void)toe;
 	struct req_ctx *rc = *con_cls;
 	if (!rc)
 		return;
+	/* The waiter counts a parked request until it completes (and would
+	 * forget it if MHD ever ended it still suspended). */
+	if (rc->was_parked)
+		srv_durable_release(s->durable, &rc->wait);
+	itd_free(rc->held.body);
 	itd_free(rc->body);
 	itd_free(rc);
 	*con_cls = NULL;
@@ -402,6 +444,10 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 	int rc = parse_listen(s->cfg.listen, &addr, err, cap);
 	if (rc)
 		return rc;
+	if (s->store && (rc = srv_durable_create(s->store, &s->durable))) {
+		snprintf(err, cap, "cannot start the durability waiter: %s", itd_err_msg(rc));
+		return rc;
+	}
 	bool tls = s->cfg.tls_cert || s->cfg.tls_key;
 	char *cert = NULL, *key = NULL;
 	if (tls) {
@@ -421,16 +467,24 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 			return ITD_ECONFIG;
 		}
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	/* With a store, parked submissions are resumed and then read their
+	 * connection's next request.  libmicrohttpd 0.9.75's epoll loop loses
+	 * the read event of such connections (the request sits unread until
+	 * some other event: seconds of stall, or for good with one thread;
+	 * a bare MHD server that suspends and resumes every request shows
+	 * it), so poll(2) is used then: it looks at every connection each
+	 * round and cannot miss one. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 (s->store ? MHD_USE_POLL : MHD_USE_EPOLL) | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
 	/* The logger must come first, or MHD logs the earlier options' errors
 	 * its own way.  The TLS items end the array when TLS is off. */
 	struct MHD_OptionItem opts[] = {
 		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
 		{MHD_OPTION_SOCK_ADDR, 0, &addr},
-		/* With a store a submission waits for its commit on an HTTP
-		 * thread; more threads let more submissions share each fsync. */
-		{MHD_OPTION_THREAD_POOL_SIZE, s->cfg.data_dir ? 32 : 2, NULL},
+		/* A submission's wait for its commit holds no thread
+		 * (srv_durable.c), so a few threads serve any number. */
+		{MHD_OPTION_THREAD_POOL_SIZE, HTTP_THREADS, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_conns, NULL},
 		/* Bodies go to our own buffer, so a connection's pool only holds
@@ -438,7 +492,7 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 		 * is fast (larger request headers are refused with 431). */
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 8 * 1024, NULL},
 		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
-		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
 		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
 		{tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
 		{MHD_OPTION_END, 0, NULL},
@@ -462,8 +516,13 @@ int srv_http_start(struct itd_server *s, char *err, size_t cap)
 
 void srv_http_stop(struct itd_server *s)
 {
+	/* Every parked answer first: MHD must not stop with suspended
+	 * connections, and each waiting client gets its 202 or 503. */
+	srv_durable_stop(s->durable);
 	if (s->mhd) {
 		MHD_stop_daemon(s->mhd);
 		s->mhd = NULL;
 	}
+	srv_durable_destroy(s->durable);
+	s->durable = NULL;
 }

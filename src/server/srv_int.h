@@ -17,11 +17,15 @@
  *   srv_stream_sse.c  the SSE stream: resume by Last-Event-ID, gap
  *                  markers, filters, slow clients cut off
  *   srv_metrics.c  Prometheus exposition
+ *   srv_durable.c  answers parked (connection suspended) until their input
+ *                  is durable: one waiter thread resumes them
  *
  * Threads: the tick thread runs the engine holding state_lock for writing
  * during each tick; HTTP threads hold it for reading while they look at
  * the engine (never while they wait on a client).  Submissions, cancels
- * and console commands go through the engine's thread-safe intake. */
+ * and console commands go through the engine's thread-safe intake.  With
+ * --data a submission's answer waits for its journal record to be durable
+ * without holding an HTTP thread (srv_durable.c). */
 #ifndef ITD_SRV_INT_H
 #define ITD_SRV_INT_H
 
@@ -108,6 +112,9 @@ struct srv_resp {
 	char retry_after[16];            /* Retry-After value, "" for none */
 	struct MHD_Response *raw;        /* a handler-built response (streams);
 					    when set, body is ignored */
+	uint64_t durable_ticket;         /* send only once this journal ticket is
+					    durable, else 503 (0: send now) */
+	char durable_id[ITD_ID_LEN];     /* the intent it acknowledges, for the 503 */
 };
 
 /* {"error":{"code":CODE,"message":MSG,"details":DETAILS}}; takes
@@ -178,6 +185,75 @@ struct srv_stream_stats {
 };
 void srv_stream_stats(struct srv_stream *st, struct srv_stream_stats *out);
 
+/* -------------------------------------------------------- durability */
+
+struct srv_durable;
+
+/* One answer parked until its input is durable.  It lives in the request's
+ * context (srv_http.c), which MHD frees only after the connection was
+ * resumed, so it outlives its time in the waiter's list. */
+struct srv_durable_wait {
+	struct srv_durable_wait *prev, *next; /* in the parked list (ascending ticket) */
+	struct MHD_Connection *conn;          /* the suspended connection */
+	uint64_t ticket;                      /* the journal ticket it waits for */
+	uint64_t deadline_ns;                 /* 503 after this (monotonic) */
+	int result;                           /* set before the resume: 0 durable,
+						 ITD_EIO, ITD_EAGAIN (timed out) */
+	bool linked;                          /* in the parked list */
+};
+
+/* hold() parked the answer: the connection is suspended until the waiter
+ * resumes it with w->result set. */
+#define SRV_DURABLE_PARKED 1
+
+/* Start the waiter thread for store st.  0 or ITD_ENOMEM/ITD_EINTERNAL. */
+int srv_durable_create(struct itd_store *st, struct srv_durable **out);
+/* Answer every parked response (202 if durable within a short grace, else
+ * 503), stop the thread and wait (bounded) until those answers are sent;
+ * from then on hold() waits inline.  Call before the daemon stops: MHD must
+ * not hold suspended connections then.  NULL and a second call are
+ * no-ops. */
+void srv_durable_stop(struct srv_durable *d);
+/* Stop, then free (after the daemon has stopped); NULL is a no-op. */
+void srv_durable_destroy(struct srv_durable *d);
+/* From an HTTP thread in MHD's access handler: is ticket durable?  0 (yes:
+ * answer now), ITD_EIO (the store failed) or ITD_EAGAIN (timed out): answer
+ * 503; or SRV_DURABLE_PARKED: conn was suspended and w (caller-owned,
+ * unused until then) parked; the access handler is called again once the
+ * waiter set w->result and resumed conn.  While stopping, it waits inline
+ * (briefly) instead of parking. */
+int srv_durable_hold(struct srv_durable *d, struct srv_durable_wait *w,
+		     struct MHD_Connection *conn, uint64_t ticket);
+/* The request of a parked w completed (MHD's completion callback, answered
+ * or not): the waiter forgets it.  Once per parked request; d NULL is a
+ * no-op. */
+void srv_durable_release(struct srv_durable *d, struct srv_durable_wait *w);
+/* Replace out's prepared answer (freed) by the 503 store_unavailable for a
+ * wait that ended with rc. */
+int srv_durable_refuse(struct srv_resp *out, int rc);
+
+/* Idempotent duplicates: the engine tells a duplicate only the original's
+ * id, not its ticket, so submissions with a key record theirs here.  Call
+ * enter before itd_engine_submit and leave after it with its result and
+ * receipt ticket (d or key NULL: no-ops).  leave returns, for a duplicate
+ * (rc ITD_EEXISTS), a ticket at least the original's when the original was
+ * accepted by this process and not since recovered (0 when it came from
+ * the journal: it is durable); it may wait (at most a second) for same-key
+ * submissions still in itd_engine_submit.  Otherwise 0. */
+void srv_durable_key_enter(struct srv_durable *d, const char *key);
+uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket);
+
+struct srv_durable_stats {
+	uint64_t waiting;        /* parked now */
+	uint64_t waiting_max;    /* most parked at once */
+	uint64_t parked;         /* ever parked */
+	uint64_t durable;        /* resumed durable (sent as prepared) */
+	uint64_t failed;         /* resumed with a store error (503) */
+	uint64_t timed_out;      /* resumed after the deadline or at shutdown (503) */
+	uint64_t inline_waits;   /* waited on an HTTP thread (while stopping) */
+};
+void srv_durable_stats(struct srv_durable *d, struct srv_durable_stats *out);
+
 /* ----------------------------------------------------------- metrics */
 
 struct srv_metrics;
@@ -206,6 +282,8 @@ struct itd_server {
 	struct srv_metrics *metrics;     /* Prometheus counters */
 	struct MHD_Daemon *mhd;          /* HTTP */
 	struct itd_store *store;         /* with --data: the journal, else NULL */
+	struct srv_durable *durable;     /* with a store: parked answers (srv_http.c
+					    creates and destroys it) */
 	bool replaying;                  /* recovery: the observer stays silent */
 	bool store_failed;               /* a tick could not be made durable */
 	uint16_t port;                   /* the port actually bound */
@@ -222,9 +300,11 @@ struct itd_server {
 
 /* Loop control for the console (srv_core.c): queue the command as an
  * input (so it is reported at its tick) and act on the loop. */
-int srv_loop_pause(struct itd_server *s, const char *actor);
-int srv_loop_resume(struct itd_server *s, const char *actor);
-int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor);
+/* Loop control through the intake (journaled like any input): *ticket
+ * gets the command's durability ticket (0 without a store). */
+int srv_loop_pause(struct itd_server *s, const char *actor, uint64_t *ticket);
+int srv_loop_resume(struct itd_server *s, const char *actor, uint64_t *ticket);
+int srv_loop_step(struct itd_server *s, uint64_t n, const char *actor, uint64_t *ticket);
 bool srv_loop_paused(struct itd_server *s);
 
 /* Start/stop the HTTP daemon (srv_http.c). */

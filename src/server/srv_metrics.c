@@ -495,6 +495,27 @@ static void render_http(struct mbuf *b, struct srv_metrics *m)
 	}
 }
 
+/* Answers waiting for their input to be durable (srv_durable.c; all 0
+ * without --data). */
+static void render_durable(struct mbuf *b, struct srv_durable *d)
+{
+	struct srv_durable_stats ds;
+	srv_durable_stats(d, &ds);
+	gauge(b, "intentd_durable_waiting",
+	      "Answers (202) waiting now for their input to be durable, without a thread.",
+	      (double)ds.waiting);
+	gauge(b, "intentd_durable_waiting_max",
+	      "Most answers waiting for durability at once since start.", (double)ds.waiting_max);
+	family(b, "intentd_durable_waits_total", "counter",
+	       "Answers that waited for durability, by outcome: durable (sent), failed (store "
+	       "error, 503), timeout (not durable in time or by shutdown, 503), inline (waited "
+	       "on an HTTP thread during shutdown).");
+	sample1(b, "intentd_durable_waits_total", "outcome", "durable", (double)ds.durable);
+	sample1(b, "intentd_durable_waits_total", "outcome", "failed", (double)ds.failed);
+	sample1(b, "intentd_durable_waits_total", "outcome", "timeout", (double)ds.timed_out);
+	sample1(b, "intentd_durable_waits_total", "outcome", "inline", (double)ds.inline_waits);
+}
+
 /* The process's own standard metrics (CPU, resident memory, start). */
 static void render_process(struct mbuf *b, const struct srv_metrics *m)
 {
@@ -558,6 +579,7 @@ int srv_h_metrics(struct srv_req *r, struct srv_resp *out)
 	counter(&b, "intentd_stream_gaps_total", "Gap markers sent to live stream clients.",
 		ss.gaps);
 
+	render_durable(&b, srv->durable);
 	render_http(&b, m);
 	render_process(&b, m);
 

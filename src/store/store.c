@@ -142,12 +142,13 @@ int itd_store_wait_tick(struct itd_store *st, int64_t timeout_ms)
 
 /* ------------------------------------------------------------ live */
 
-static int on_input(void *ctx, uint64_t arrival, const void *data, size_t len,
-		    uint64_t *ticket)
+static int on_input(void *ctx, const struct itd_journal_info *info, const void *data,
+		    size_t len, uint64_t *ticket)
 {
 	struct itd_store *st = ctx;
-	struct itd_journal_input rec = {.arrival = arrival, .wall_ms = itd_clock_wall_ms(),
-					.data = data, .len = len};
+	struct itd_journal_input rec = {.arrival = info->arrival, .kind = info->kind,
+					.seq = info->seq, .actor = info->actor,
+					.wall_ms = itd_clock_wall_ms(), .data = data, .len = len};
 	return itd_journal_input(st->j, &rec, ticket);
 }
 

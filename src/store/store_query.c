@@ -62,9 +62,18 @@ int itd_store_query_intents(struct itd_store *st, const char *status, const char
 	int rc = itd_journal_db_reader(st->j, &db);
 	if (rc)
 		return rc;
+	/* Submissions acknowledged but not yet applied by a tick (the run
+	 * stopped or crashed first) are journaled inputs without an intent
+	 * row yet: listed as "pending", their type known once a restart
+	 * applies them. */
 	int src = sqlite3_prepare_v2(
 		db,
-		"SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
+		"SELECT seq, id, type, status, actor, created_tick, updated_tick FROM ("
+		" SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
+		" UNION ALL"
+		" SELECT i.seq, printf('i-%06d', i.seq), '', 'pending', coalesce(i.actor, ''), 0, 0"
+		" FROM input i WHERE i.kind = ?5 AND i.seq > 0"
+		" AND NOT EXISTS (SELECT 1 FROM intent n WHERE n.seq = i.seq))"
 		" WHERE seq > ?1"
 		" AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
 		" AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))"
@@ -80,6 +89,7 @@ int itd_store_query_intents(struct itd_store *st, const char *status, const char
 	if (type)
 		sqlite3_bind_text(q, 3, tj, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, limit ? (sqlite3_int64)limit : -1);
+	sqlite3_bind_int64(q, 5, ITD_JOURNAL_SUBMIT);
 	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
 		struct itd_store_intent_row r = {
 			.seq = (uint64_t)sqlite3_column_int64(q, 0), .id = col_text(q, 1),

@@ -88,7 +88,7 @@ static void test_room_is_reserved_at_submission(void **state)
 	assert_int_equal(itd_engine_intents(e)->n, 4);
 	assert_int_equal(itd_engine_intents(e)->n_rejected, 0);
 	/* Cancelling one makes room for one more. */
-	assert_int_equal(itd_engine_cancel(e, "i-000002", "operator", "alice"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000002", "operator", "alice", NULL), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_engine_submit(e, &a, &r, msg, sizeof msg), ITD_OK);
 	assert_string_equal(r.id, "i-000005");
@@ -205,7 +205,7 @@ static void test_pause_is_applied_at_a_tick_and_attributed(void **state)
 	struct itd_engine_config cfg = {.scn = s, .seed = 1, .obs = &obs};
 	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
 	assert_int_equal(itd_engine_run(e, 3, NULL), ITD_OK);
-	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_PAUSE, "", "root"), ITD_OK);
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_PAUSE, "", "root", NULL), ITD_OK);
 	assert_int_equal(itd_engine_run(e, 100, NULL), ITD_OK);
 	/* The pause was applied by tick 4, which completed; nothing after. */
 	assert_int_equal(itd_engine_tick(e), 4);
@@ -216,7 +216,7 @@ static void test_pause_is_applied_at_a_tick_and_attributed(void **state)
 	assert_int_equal(itd_engine_run(e, 10, NULL), ITD_OK);
 	assert_int_equal(itd_engine_tick(e), 4); /* still paused */
 	itd_engine_resume(e);
-	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root"), ITD_OK);
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root", NULL), ITD_OK);
 	assert_int_equal(itd_engine_run(e, 10, NULL), ITD_OK);
 	assert_int_equal(itd_engine_tick(e), 14);
 	assert_string_equal(r.last_cmd, "resume");
@@ -228,10 +228,10 @@ static void test_pause_is_applied_at_a_tick_and_attributed(void **state)
 	assert_int_equal(itd_engine_submit(e, &a, &rc, msg, sizeof msg), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_string_equal(itd_intents_get(itd_engine_intents(e), rc.id)->actor, "operator-1");
-	assert_int_equal(itd_engine_cancel(e, rc.id, "operator", "operator-2"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, rc.id, "operator", "operator-2", NULL), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_string_equal(r.cancel_actor, "operator-2");
-	assert_int_equal(itd_engine_console(e, 99, "", NULL), ITD_EINVAL);
+	assert_int_equal(itd_engine_console(e, 99, "", NULL, NULL), ITD_EINVAL);
 	itd_engine_destroy(e);
 	itd_scenario_destroy(s);
 }

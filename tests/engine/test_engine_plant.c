@@ -126,7 +126,7 @@ static void test_fail_when_retries_with_backoff_then_fails(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(itd_engine_set_field(f->e, 1, (struct itd_value){.type = ITD_T_BOOL,
-									  .b = false}, NULL),
+									  .b = false}, NULL, NULL),
 			 ITD_OK);
 	submit_fill(f, 5, "bob", 90);
 	assert_int_equal(itd_engine_run(f->e, 30, NULL), ITD_OK);
@@ -198,18 +198,18 @@ static void test_string_field_faults_use_declared_values(void **state)
 {
 	struct fx *f = *state;
 	assert_int_equal(itd_engine_set_field(f->e, 2, (struct itd_value){.type = ITD_T_STR,
-									  .str = "ajar"}, NULL),
+									  .str = "ajar"}, NULL, NULL),
 			 ITD_EINVAL);
 	char v[8];
 	snprintf(v, sizeof v, "open");
 	assert_int_equal(itd_engine_set_field(f->e, 2, (struct itd_value){.type = ITD_T_STR,
-									  .str = v}, NULL),
+									  .str = v}, NULL, NULL),
 			 ITD_OK);
 	memset(v, 0, sizeof v);
 	assert_int_equal(itd_engine_step(f->e), ITD_OK);
 	assert_string_equal(itd_plant_get(f->e, 2).str, "open");
 	assert_int_equal(itd_engine_set_field(f->e, 0, (struct itd_value){.type = ITD_T_NUM,
-									  .num = 1.0 / 0.0}, NULL),
+									  .num = 1.0 / 0.0}, NULL, NULL),
 			 ITD_EINVAL);
 }
 

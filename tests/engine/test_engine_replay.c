@@ -37,8 +37,10 @@ struct journal {
 	const struct itd_engine *engine; /* the recorded engine (for diagnosis) */
 };
 
-static int j_input(void *ctx, uint64_t arrival, const void *data, size_t len, uint64_t *ticket)
+static int j_input(void *ctx, const struct itd_journal_info *info, const void *data, size_t len,
+		   uint64_t *ticket)
 {
+	uint64_t arrival = info->arrival;
 	struct journal *j = ctx;
 	if (j->refuse_next) {
 		j->refuse_next--;
@@ -126,21 +128,21 @@ static void one_input(struct itd_engine *e, const struct itd_scenario *s, uint64
 	}
 	case 3:
 		snprintf(id, sizeof id, "i-%06llu", (unsigned long long)(r % 40 + 1));
-		itd_engine_cancel(e, id, r % 2 ? "operator" : "changed plans", "op");
+		itd_engine_cancel(e, id, r % 2 ? "operator" : "changed plans", "op", NULL);
 		break;
 	case 4:
 		itd_engine_set_field(e, (uint32_t)itd_scenario_field(s, "battery"),
 				     (struct itd_value){.type = ITD_T_NUM, .num = (double)(r % 60)},
-				     "tester");
+				     "tester", NULL);
 		break;
 	case 5:
 		itd_engine_set_field(e, (uint32_t)itd_scenario_field(s, "temperature"),
 				     (struct itd_value){.type = ITD_T_NUM,
 							.num = 90.0 + (double)(r % 70)},
-				     "tester");
+				     "tester", NULL);
 		break;
 	case 6:
-		itd_engine_console(e, ITD_CONSOLE_NOTE, "a note", "root");
+		itd_engine_console(e, ITD_CONSOLE_NOTE, "a note", "root", NULL);
 		break;
 	default:
 		break; /* a quiet tick */
@@ -287,7 +289,7 @@ static void test_a_refusing_journal_refuses_the_input(void **state)
 	assert_int_equal(rc.arrival, 1);
 	assert_int_equal(rc.ticket, 1);
 	j->refuse_next = 1;
-	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator", NULL), ITD_EIO);
+	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator", NULL, NULL), ITD_EIO);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	/* The refused cancel never reached the tick: still active. */
 	assert_false(itd_status_terminal(

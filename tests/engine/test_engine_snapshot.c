@@ -105,29 +105,29 @@ static struct outcome one_input(struct itd_engine *e, const struct itd_scenario 
 	}
 	case 4:
 		snprintf(id, sizeof id, "i-%06llu", (unsigned long long)(r % 200 + 1));
-		o.rc = itd_engine_cancel(e, id, r % 2 ? "operator" : "changed plans", "op");
+		o.rc = itd_engine_cancel(e, id, r % 2 ? "operator" : "changed plans", "op", NULL);
 		break;
 	case 5:
 		o.rc = itd_engine_set_field(e, (uint32_t)itd_scenario_field(s, "battery"),
 					    (struct itd_value){.type = ITD_T_NUM,
 							       .num = (double)(r % 60)},
-					    "tester");
+					    "tester", NULL);
 		break;
 	case 6:
 		o.rc = itd_engine_set_field(e, (uint32_t)itd_scenario_field(s, "temperature"),
 					    (struct itd_value){.type = ITD_T_NUM,
 							       .num = 90.0 + (double)(r % 70)},
-					    NULL);
+					    NULL, NULL);
 		break;
 	case 7:
 		o.rc = itd_engine_console(e, r % 2 ? ITD_CONSOLE_NOTE : ITD_CONSOLE_SNAPSHOT,
-					  "a note", "root");
+					  "a note", "root", NULL);
 		break;
 	case 8: /* back within the position limit, so orbit corrections run again */
 		o.rc = itd_engine_set_field(e, (uint32_t)itd_scenario_field(s, "position"),
 					    (struct itd_value){.type = ITD_T_NUM,
 							       .num = (double)(r % 7) - 2},
-					    "tester");
+					    "tester", NULL);
 		break;
 	default:
 		break; /* a quiet moment */
@@ -536,7 +536,7 @@ static void test_reset_gives_back_a_fresh_engine(void **state)
 	uint8_t *fresh_snap = save(fresh, &fresh_len, NULL);
 	uint64_t *h1 = calloc(N, sizeof *h1), *h2 = calloc(N, sizeof *h2);
 	run_recording(a, s, 3, h1, N);
-	itd_engine_console(a, ITD_CONSOLE_PAUSE, NULL, NULL);
+	itd_engine_console(a, ITD_CONSOLE_PAUSE, NULL, NULL, NULL);
 	assert_int_equal(itd_engine_step(a), ITD_OK);
 	assert_true(itd_engine_paused(a));
 
@@ -623,8 +623,10 @@ struct journal {
 	size_t n_ticks;
 };
 
-static int j_input(void *ctx, uint64_t arrival, const void *data, size_t len, uint64_t *ticket)
+static int j_input(void *ctx, const struct itd_journal_info *info, const void *data, size_t len,
+		   uint64_t *ticket)
 {
+	uint64_t arrival = info->arrival;
 	struct journal *j = ctx;
 	assert_true(j->n_in < 4096 && len <= 2048);
 	j->in[j->n_in].arrival = arrival;

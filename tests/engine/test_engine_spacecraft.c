@@ -227,10 +227,10 @@ static void test_inputs_cancel_fault_and_deadline(void **state)
 	assert_int_equal(t->n, 2);
 	assert_int_equal(itd_intents_get(t, "i-000002")->deadline_tick, 4);
 
-	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator", "alice"), ITD_OK);
-	assert_int_equal(itd_engine_cancel(e, "i-000077", "operator", "alice"), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000001", "operator", "alice", NULL), ITD_OK);
+	assert_int_equal(itd_engine_cancel(e, "i-000077", "operator", "alice", NULL), ITD_OK);
 	assert_int_equal(itd_engine_set_field(e, 1, (struct itd_value){.type = ITD_T_NUM,
-								       .num = 250}, NULL),
+								       .num = 250}, NULL, NULL),
 			 ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_intents_get(t, "i-000001")->status, ITD_ST_CANCELLED);
@@ -267,7 +267,7 @@ static void test_intake_full_refuses_and_keeps_the_rest(void **state)
 	assert_int_equal(itd_engine_submit(e, &sub, &rcpt, msg, sizeof msg), ITD_EFULL);
 	/* A full queue still takes console commands: a paused loop can always
 	 * be resumed or stepped. */
-	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root"), ITD_OK);
+	assert_int_equal(itd_engine_console(e, ITD_CONSOLE_RESUME, "", "root", NULL), ITD_OK);
 	assert_int_equal(itd_engine_step(e), ITD_OK);
 	assert_int_equal(itd_engine_intents(e)->n, 4);
 	struct itd_engine_stats st;

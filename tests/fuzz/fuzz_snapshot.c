@@ -41,15 +41,15 @@ static void inputs(uint64_t *x, int n)
 			itd_engine_submit(eng, &sub, &r, msg, sizeof msg);
 			break;
 		case 1:
-			itd_engine_cancel(eng, id, "fuzz", NULL);
+			itd_engine_cancel(eng, id, "fuzz", NULL, NULL);
 			break;
 		case 2:
 			itd_engine_set_field(eng, 1, (struct itd_value){.type = ITD_T_NUM,
 									.num = (double)(v % 40)},
-					     NULL);
+					     NULL, NULL);
 			break;
 		default:
-			itd_engine_console(eng, ITD_CONSOLE_NOTE, "n", NULL);
+			itd_engine_console(eng, ITD_CONSOLE_NOTE, "n", NULL, NULL);
 			break;
 		}
 	}
