@@ -9,7 +9,11 @@
  *
  *   bench_intake --http 127.0.0.1:5050 [--token T] [-c 64] [-d 10] [-t 1]
  *   bench_intake --redis 127.0.0.1:6379 [-c 64] [-d 10] [-t 1]
- *                [-l LABEL] [-n NOTE]
+ *                [-b BATCH] [-l LABEL] [-n NOTE]
+ *
+ * With -b N each request carries N submissions: one POST of N intents to
+ * /api/v1/intents/batch, or N XADDs pipelined to redis (what its clients
+ * do); rates count intents, latency is per request.
  *
  * Each worker thread runs its own epoll loop over its share of the
  * connections (non-blocking sockets, TCP_NODELAY).  A closed connection is
@@ -52,6 +56,7 @@ struct opts {
 	unsigned threads;          /* worker threads */
 	const char *label;         /* the result line's name (NULL: by mode) */
 	const char *note;          /* its note in parentheses (NULL: by mode) */
+	unsigned batch;            /* submissions per request (1: plain) */
 };
 
 struct conn {
@@ -59,6 +64,8 @@ struct conn {
 	bool busy;                 /* a request is in flight */
 	bool want_out;             /* EPOLLOUT is armed (partial write) */
 	size_t woff;               /* bytes of the request written */
+	unsigned replies;          /* redis replies still due for this request */
+	bool failed;               /* one of them was an error */
 	uint64_t t0;               /* when the request was sent (mono ns) */
 	char rbuf[RBUF];           /* response bytes received */
 	size_t rlen;
@@ -139,6 +146,8 @@ static int conn_send(struct worker *w, struct conn *c)
 {
 	c->busy = true;
 	c->woff = 0;
+	c->replies = O.batch;
+	c->failed = false;
 	c->t0 = itd_clock_mono_ns();
 	return conn_flush(w, c);
 }
@@ -244,6 +253,19 @@ static int conn_read(struct worker *w, struct conn *c, uint64_t now)
 		}
 		if (n == 0)
 			return 0;
+		if (O.redis && O.batch > 1) {
+			/* A pipelined request completes with its last reply. */
+			c->failed |= status != 200;
+			if (--c->replies) {
+				memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
+				c->rlen -= (size_t)n;
+				continue;
+			}
+			status = c->failed ? 500 : 200;
+		} else if (!O.redis && O.batch > 1 && status == 202 &&
+			   !memmem(c->rbuf, (size_t)n, "\"failed\":0", 10)) {
+			status = 207; /* some items were refused: reported, not counted */
+		}
 		record(w, status, now, c->t0);
 		memmove(c->rbuf, c->rbuf + n, c->rlen - (size_t)n);
 		c->rlen -= (size_t)n;
@@ -333,7 +355,8 @@ static int parse_addr(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_intake (--http|--redis) HOST:PORT [--token T] [-c CONNS] "
-			"[-d SECONDS] [-w WARMUP] [-t THREADS] [-l LABEL] [-n NOTE]\n");
+			"[-d SECONDS] [-w WARMUP] [-t THREADS] [-b BATCH<=200] [-l LABEL] "
+			"[-n NOTE]\n");
 	return 2;
 }
 
@@ -343,6 +366,7 @@ int main(int argc, char **argv)
 	O.secs = 10;
 	O.warmup = 1;
 	O.threads = 1;
+	O.batch = 1;
 	O.token = getenv("INTENTD_OPERATOR_TOKEN");
 	const char *addr = NULL;
 	/* Every option takes a value: walk them in pairs. */
@@ -367,28 +391,47 @@ int main(int argc, char **argv)
 			O.label = v;
 		} else if (!strcmp(a, "-n")) {
 			O.note = v;
+		} else if (!strcmp(a, "-b")) {
+			O.batch = (unsigned)atoi(v);
 		} else {
 			return usage();
 		}
 	}
 	if (!addr || parse_addr(addr) || !O.conns || !O.secs || !O.threads ||
-	    O.threads > MAX_THREADS || (!O.redis && !O.token))
+	    O.threads > MAX_THREADS || (!O.redis && !O.token) || !O.batch || O.batch > 200)
 		return usage();
 
 	char *http_req = NULL;
 	if (O.redis) {
-		req = redis_cmd;
-		req_len = sizeof redis_cmd - 1;
-	} else {
-		size_t cap = 512 + strlen(O.token) + sizeof http_body;
-		http_req = itd_malloc(cap);
+		size_t one = sizeof redis_cmd - 1;
+		http_req = itd_malloc(one * O.batch);
 		if (!http_req)
 			return 1;
+		for (unsigned i = 0; i < O.batch; i++)
+			memcpy(http_req + one * i, redis_cmd, one);
+		req = http_req;
+		req_len = one * O.batch;
+	} else {
+		/* The body: one submission, or {"intents":[...]} of O.batch. */
+		size_t one = sizeof http_body - 1, blen = O.batch == 1 ? one : 14 + (one + 1) * O.batch;
+		char *body = itd_malloc(blen + 1);
+		size_t cap = 512 + strlen(O.token) + blen;
+		http_req = itd_malloc(cap);
+		if (!body || !http_req)
+			return 1;
+		size_t b = 0;
+		if (O.batch > 1)
+			b += (size_t)sprintf(body, "{\"intents\":[");
+		for (unsigned i = 0; i < O.batch; i++)
+			b += (size_t)sprintf(body + b, "%s%s", i ? "," : "", http_body);
+		if (O.batch > 1)
+			b += (size_t)sprintf(body + b, "]}");
 		int n = snprintf(http_req, cap,
-				 "POST /api/v1/intents HTTP/1.1\r\nHost: %s\r\n"
+				 "POST /api/v1/intents%s HTTP/1.1\r\nHost: %s\r\n"
 				 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
 				 "Content-Length: %zu\r\n\r\n%s",
-				 O.host, O.token, sizeof http_body - 1, http_body);
+				 O.batch > 1 ? "/batch" : "", O.host, O.token, b, body);
+		itd_free(body);
 		req = http_req;
 		req_len = (size_t)n;
 	}
@@ -440,13 +483,16 @@ int main(int argc, char **argv)
 	qsort(all, n_lat, sizeof *all, cmp_u64);
 
 	unsigned ok = O.redis ? 200 : 202;
-	double per_s = (double)codes[ok] / (double)O.secs;
+	double per_s = (double)codes[ok] * O.batch / (double)O.secs;
 	const char *label = O.label ? O.label : O.redis ? "intake_redis_xadd" : "intake_http";
 	const char *note = O.note    ? O.note
 			   : O.redis ? "the peer"
 				     : "target >= 50000/s, p99 <= 5 ms";
-	printf("%s: %u clients, %u s: %.0f intents/s, p50 %.2f ms, p99 %.2f ms (%s)\n", label,
-	       O.conns, O.secs, per_s, pct_ms(all, n_lat, 50), pct_ms(all, n_lat, 99), note);
+	char per[48] = "";
+	if (O.batch > 1)
+		snprintf(per, sizeof per, " x %u per request", O.batch);
+	printf("%s: %u clients%s, %u s: %.0f intents/s, p50 %.2f ms, p99 %.2f ms (%s)\n", label,
+	       O.conns, per, O.secs, per_s, pct_ms(all, n_lat, 50), pct_ms(all, n_lat, 99), note);
 	/* Anything but acceptance is reported, never folded into the rate. */
 	bool other = errors || reconnects;
 	for (int c = 0; c < 600; c++)

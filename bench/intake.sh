@@ -102,6 +102,14 @@ start_intentd durable
 server_view
 stop_pid "$IPID"
 
+# Batched: 16 submissions per request (POST /api/v1/intents/batch), beside
+# redis with 16 XADDs pipelined per round trip below.
+start_intentd durable
+"$GEN" --http "${URL#http://}" -c "$CONNS" -d "$SECS" -b 16 -l intake_http_durable_batch \
+	-n "durable, 16 per request; peer: intake_redis_xadd_durable_pipelined"
+server_view
+stop_pid "$IPID"
+
 if command -v wrk >/dev/null; then
 	start_intentd durable
 	BENCH_CONNS=$CONNS wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/peers/intake.lua "$URL" |
@@ -124,7 +132,7 @@ run_redis() {
 	PIDS+=("$RPID")
 	redis_up() { [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ]; }
 	wait_for 20 redis_up || { echo "redis-server did not start:"; cat "$WORK/redis.log"; exit 1; }
-	"$GEN" --redis "127.0.0.1:$RPORT" -c "$CONNS" -d "$SECS" -l "$label" -n "$note"
+	"$GEN" --redis "127.0.0.1:$RPORT" -c "$CONNS" -d "$SECS" -b "${BATCH:-1}" -l "$label" -n "$note"
 	stop_pid "$RPID"
 }
 
@@ -134,6 +142,9 @@ if command -v redis-server >/dev/null; then
 	run_redis intake_redis_xadd_durable "the durable peer: AOF, appendfsync always" \
 		--appendonly yes --appendfsync always >"$WORK/redis_durable.out"
 	cat "$WORK/redis_durable.out"
+	BATCH=16 run_redis intake_redis_xadd_durable_pipelined \
+		"the durable peer, 16 XADDs pipelined per round trip" \
+		--appendonly yes --appendfsync always
 	awk '/^intake_http_durable:/ { a = $6 } /^intake_redis_xadd_durable:/ { b = $6 }
 	     END { if (a && b) printf "intake durable: intentd %d/s vs redis appendfsync always %d/s: %.1fx\n", a, b, a / b }' \
 		"$WORK/durable.out" "$WORK/redis_durable.out"

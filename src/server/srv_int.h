@@ -146,6 +146,7 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out);
 int srv_h_list(struct srv_req *r, struct srv_resp *out);
 int srv_h_get(struct srv_req *r, struct srv_resp *out);
 int srv_h_story(struct srv_req *r, struct srv_resp *out); /* srv_api_story.c */
+int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out); /* srv_api_batch.c */
 int srv_h_cancel(struct srv_req *r, struct srv_resp *out);
 int srv_h_state(struct srv_req *r, struct srv_resp *out);
 int srv_h_events(struct srv_req *r, struct srv_resp *out);
@@ -376,6 +377,10 @@ struct srv_submit {
 int srv_submit_parse(const struct itd_scenario *s, const char *body, size_t len,
 		     struct srv_submit *sb, struct srv_bad *bad);
 void srv_submit_fini(struct srv_submit *sb);
+/* The same checks on an object already parsed (borrowed: sb->root stays
+ * NULL and sb's strings point into root, which must outlive sb). */
+int srv_submit_check(const struct itd_scenario *s, const cJSON *root, struct srv_submit *sb,
+		     struct srv_bad *bad);
 
 /* Append item to an array / add it to an object as key, taking ownership:
  * when the container is NULL or adding fails (out of memory) the item is

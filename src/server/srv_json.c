@@ -386,13 +386,29 @@ static int body_hash(const struct itd_scenario *s, const struct srv_submit *sb, 
 int srv_submit_parse(const struct itd_scenario *s, const char *body, size_t len,
 		     struct srv_submit *sb, struct srv_bad *bad)
 {
+	cJSON *root = NULL;
+	int rc = srv_body_object(body, len, false, &root, bad);
+	if (rc) {
+		memset(sb, 0, sizeof *sb);
+		return rc;
+	}
+	rc = srv_submit_check(s, root, sb, bad);
+	sb->root = root; /* owned from here: srv_submit_fini frees it */
+	return rc;
+}
+
+int srv_submit_check(const struct itd_scenario *s, const cJSON *root, struct srv_submit *sb,
+		     struct srv_bad *bad)
+{
 	memset(sb, 0, sizeof *sb);
 	sb->sub.params = sb->params;
 	sb->sub.source = ITD_SRC_GROUND;
-	int rc = srv_body_object(body, len, false, &sb->root, bad);
-	if (rc)
-		return rc;
-	const cJSON *root = sb->root;
+	int rc;
+	if (!cJSON_IsObject(root)) {
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "expected", "object");
+		return srv_bad_set(bad, "invalid_body", d, "a submission must be a JSON object");
+	}
 	if ((rc = srv_check_keys(root, submit_keys, N_OF(submit_keys), "", bad)))
 		return rc;
 

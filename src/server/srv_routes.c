@@ -5,6 +5,7 @@
 
 const struct srv_route srv_routes[] = {
 	{"POST", "/api/v1/intents", SRV_OPERATOR, "intents_submit", srv_h_submit},
+	{"POST", "/api/v1/intents/batch", SRV_OPERATOR, "intents_batch", srv_h_submit_batch},
 	{"GET", "/api/v1/intents", SRV_VIEWER, "intents_list", srv_h_list},
 	{"GET", "/api/v1/intents/{id}", SRV_VIEWER, "intents_get", srv_h_get},
 	{"GET", "/api/v1/intents/{id}/story", SRV_VIEWER, "intents_story", srv_h_story},

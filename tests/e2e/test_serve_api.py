@@ -355,6 +355,39 @@ def t_idempotency(s):
     assert len([i for i in list_all(s) if i["id"] == js1["id"]]) == 1
 
 
+def t_batch(s):
+    """POST /api/v1/intents/batch: every item checked and submitted like a
+    single submission, in order; failures itemised, never fatal to the
+    others; idempotency across and within batches."""
+    items = [orbit(reference=2.0), {"type": "warp_drive"}, orbit(reference=2.5, idempotency_key="b-1"),
+             orbit(reference=2.5, idempotency_key="b-1"), orbit(reference=2.6, idempotency_key="b-1"),
+             {"type": "orbit_correction"}]
+    js = expect(s.call("POST", "/api/v1/intents/batch", {"intents": items}), 202, what="batch")
+    st = [it["status"] for it in js["items"]]
+    assert st == [202, 400, 202, 200, 409, 400], js
+    assert js["accepted"] == 3 and js["failed"] == 3, js
+    assert js["items"][1]["error"]["code"] == "unknown_intent_type", js
+    assert js["items"][3]["id"] == js["items"][2]["id"] and js["items"][3]["duplicate"], js
+    assert js["items"][5]["error"]["code"] == "missing_field", js
+    for it in (js["items"][0], js["items"][2]):
+        rec = get_when(s, it["id"], lambda r: True)
+        assert rec["created_tick"] == it["received_tick"], (rec, it)
+    # Ids are handed out in item order.
+    a, b = (int(js["items"][i]["id"][2:]) for i in (0, 2))
+    assert b == a + 1, js
+    js = expect(s.call("POST", "/api/v1/intents/batch", {"intents": [{"type": "nope"}]}), 400,
+                what="all refused")
+    assert js["accepted"] == 0 and js["items"][0]["error"]["code"] == "unknown_intent_type", js
+    expect(s.call("POST", "/api/v1/intents/batch", {"intents": []}), 400, "invalid_field",
+           "empty batch")
+    expect(s.call("POST", "/api/v1/intents/batch", {"intents": [{"type": "x"}] * 1001}), 400,
+           "invalid_field", "more than 1000 items")
+    expect(s.call("POST", "/api/v1/intents/batch", {"intents": [orbit()], "x": 1}), 400,
+           "unknown_field", "an unknown key")
+    expect(s.call("POST", "/api/v1/intents/batch", {"intents": [orbit()]}, role="viewer"), 403,
+           what="viewer")
+
+
 def t_get_one(s):
     js = expect(s.call("POST", "/api/v1/intents", orbit(reference=100.0, deadline_ticks=5000)),
                 202, what="submit")
@@ -751,6 +784,7 @@ def main():
                              ("unknown fields", t_unknown_fields),
                              ("goal required/forbidden", t_goal_rules),
                              ("oversize body", t_oversize), ("idempotency", t_idempotency),
+                             ("batch submission", t_batch),
                              ("get one", t_get_one), ("cancel", t_cancel),
                              ("list, filters, paging", t_list), ("state", t_state),
                              ("recent events", t_events), ("console", t_console)):
