@@ -10,7 +10,7 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3 \
 	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk \
-	nats-server libnats-dev
+	nats-server libnats-dev libjs-chart.js chromium
 
 .PHONY: all deps build run test test-normal test-asan fuzz-smoke bench clean print-deps
 

@@ -42,33 +42,8 @@ static int intake_full(struct srv_resp *out)
 static cJSON *fields_json(const struct itd_scenario *s)
 {
 	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; a && i < s->n_fields; i++) {
-		const struct itd_field *f = &s->fields[i];
-		cJSON *o = cJSON_CreateObject();
-		if (!o)
-			break;
-		cJSON_AddStringToObject(o, "name", f->name);
-		cJSON_AddStringToObject(o, "type", itd_type_name(f->type));
-		if (f->unit)
-			cJSON_AddStringToObject(o, "unit", f->unit);
-		if (f->description)
-			cJSON_AddStringToObject(o, "description", f->description);
-		if (f->has_min)
-			cJSON_AddNumberToObject(o, "min", f->min);
-		if (f->has_max)
-			cJSON_AddNumberToObject(o, "max", f->max);
-		if (f->has_warn_low)
-			cJSON_AddNumberToObject(o, "warn_low", f->warn_low);
-		if (f->has_warn_high)
-			cJSON_AddNumberToObject(o, "warn_high", f->warn_high);
-		if (f->has_alarm_low)
-			cJSON_AddNumberToObject(o, "alarm_low", f->alarm_low);
-		if (f->has_alarm_high)
-			cJSON_AddNumberToObject(o, "alarm_high", f->alarm_high);
-		if (f->values)
-			srv_jadd(o, "values", srv_json_names(f->values, f->n_values));
-		srv_jpush(a, o);
-	}
+	for (size_t i = 0; a && i < s->n_fields; i++)
+		srv_jpush(a, srv_json_field(&s->fields[i]));
 	return a;
 }
 

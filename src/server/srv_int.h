@@ -13,6 +13,9 @@
  *                  records as JSON, with their story
  *   srv_api.c      intents: submit (validation), list, get, cancel
  *   srv_api_state.c state, recent events, console
+ *   srv_api_scenario.c the scenario's definition and the caller's identity,
+ *                  for the dashboard's panels and forms
+ *   srv_web.c      the dashboard: the page and its embedded assets
  *   srv_stream_ring.c the ring of recent events (a telemetry sink)
  *   srv_stream_sse.c  the SSE stream: resume by Last-Event-ID, gap
  *                  markers, filters, slow clients cut off
@@ -155,6 +158,18 @@ int srv_h_stream(struct srv_req *r, struct srv_resp *out);
 int srv_h_metrics(struct srv_req *r, struct srv_resp *out);
 int srv_h_healthz(struct srv_req *r, struct srv_resp *out);
 int srv_h_readyz(struct srv_req *r, struct srv_resp *out);
+/* GET /api/v1/scenario: the scenario's fields, modes, domains, intent
+ * types (parameters, goal rule), critical domains and safety rules;
+ * GET /api/v1/whoami: the caller's token name and role. */
+int srv_h_scenario(struct srv_req *r, struct srv_resp *out);  /* srv_api_scenario.c */
+int srv_h_whoami(struct srv_req *r, struct srv_resp *out);    /* srv_api_scenario.c */
+/* A state field's definition (name, type, unit, initial value, limits,
+ * thresholds, values), as /api/v1/scenario and /api/v1/state give it. */
+cJSON *srv_json_field(const struct itd_field *f);             /* srv_api_scenario.c */
+/* GET / (index.html) and GET /assets/{name}: the embedded dashboard, with
+ * its Content-Security-Policy and ETag (304 on If-None-Match). */
+int srv_h_web_index(struct srv_req *r, struct srv_resp *out); /* srv_web.c */
+int srv_h_web_asset(struct srv_req *r, struct srv_resp *out); /* srv_web.c */
 
 /* ------------------------------------------------------------ stream */
 

@@ -17,6 +17,10 @@ const struct srv_route srv_routes[] = {
 	{"GET", "/metrics", SRV_VIEWER, "metrics", srv_h_metrics},
 	{"GET", "/healthz", SRV_OPEN, "healthz", srv_h_healthz},
 	{"GET", "/readyz", SRV_OPEN, "readyz", srv_h_readyz},
+	{"GET", "/api/v1/scenario", SRV_VIEWER, "scenario", srv_h_scenario},
+	{"GET", "/api/v1/whoami", SRV_VIEWER, "whoami", srv_h_whoami},
+	{"GET", "/", SRV_OPEN, "web_index", srv_h_web_index},
+	{"GET", "/assets/{id}", SRV_OPEN, "web_asset", srv_h_web_asset},
 };
 
 const size_t srv_n_routes = sizeof srv_routes / sizeof srv_routes[0];
