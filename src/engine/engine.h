@@ -88,6 +88,10 @@ struct itd_engine;
 struct itd_observer {
 	void (*event)(void *ctx, const struct itd_engine *e, const struct itd_event *ev);
 	void (*tick_end)(void *ctx, const struct itd_engine *e);
+	/* Optional: itd_engine_run calls it after each tick once the state
+	 * lock is released, before the next tick: where a front end may wait
+	 * (for the tick to be durable, say) without stalling readers. */
+	void (*after_tick)(void *ctx, const struct itd_engine *e);
 	void *ctx;
 };
 

@@ -4,7 +4,8 @@
  * silently stretched (later ticks keep their original due times). */
 #include "engine_int.h"
 
-/* One tick, holding the state lock for writing if there is one. */
+/* One tick, holding the state lock for writing if there is one; then the
+ * observer's after_tick, outside it. */
 static int locked_step(struct itd_engine *e)
 {
 	if (e->state_lock)
@@ -12,6 +13,8 @@ static int locked_step(struct itd_engine *e)
 	int rc = itd_engine_step(e);
 	if (e->state_lock)
 		pthread_rwlock_unlock(e->state_lock);
+	if (!rc && e->obs.after_tick)
+		e->obs.after_tick(e->obs.ctx, e);
 	return rc;
 }
 

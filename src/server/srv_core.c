@@ -26,7 +26,9 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		s->obs.event(s->obs.ctx, e, ev);
 }
 
-static void on_tick_end(void *ctx, const struct itd_engine *e)
+/* After each tick, outside the state lock (readers of the state and the
+ * API are not held up while the tick's commit is awaited). */
+static void on_after_tick(void *ctx, const struct itd_engine *e)
 {
 	struct itd_server *s = ctx;
 	if (s->replaying)
@@ -204,7 +206,7 @@ int itd_server_create(const struct itd_server_config *cfg, struct itd_server **o
 	}
 	itd_tel_observer(s->tel, &s->obs);
 
-	struct itd_observer wrap = {.event = on_event, .tick_end = on_tick_end, .ctx = s};
+	struct itd_observer wrap = {.event = on_event, .after_tick = on_after_tick, .ctx = s};
 	struct itd_engine_config ec = {.scn = cfg->scn, .seed = cfg->seed,
 				       .clock = ITD_CLOCK_REAL, .rate_hz = cfg->rate_hz,
 				       .obs = &wrap, .state_lock = &s->state_lock};

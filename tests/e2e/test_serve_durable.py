@@ -23,6 +23,8 @@ tick thread does not wait for a commit while holding the state lock and
    released during the shutdown grace; those ids survive a restart), none
    hangs; and with the lock held past the grace every client gets 503
    store_unavailable, still none hangs.
+4a. While the running loop's tick waits for its commit, GET /api/v1/state
+   and /metrics still answer at once (the wait is outside the state lock).
 5. A commit that fails (the lock held past intentd's busy timeout) answers
    every waiting client 503 store_unavailable; after the store's repair
    submissions get 202 again.
@@ -296,6 +298,25 @@ def part_held(s, data):
     check(s.wait_for(lambda: waiting(s) == 0, timeout=10), "held: nothing waits afterwards")
 
 
+def part_readers(s, data):
+    """A running loop whose tick waits for its commit does not hold the
+    state lock meanwhile: the state and /metrics still answer at once."""
+    st, _, js = s.request("POST", "/api/v1/console", {"command": "resume"}, token=ADMIN)
+    check(st == 202, f"readers: resume ({st} {js})")
+    hold = CommitHold(data)
+    try:
+        time.sleep(0.5)            # the tick thread is now waiting for a commit
+        t0 = time.monotonic()
+        st, _, js = s.request("GET", "/api/v1/state", token=VIEWER)
+        m = metrics(s)
+        dt = time.monotonic() - t0
+        check(st == 200 and m and dt < 1.0,
+              f"readers: while a tick waits for its commit, GET /api/v1/state and /metrics "
+              f"answer in {dt:.3f}s (< 1 s; the commit is held {hold.held_s():.1f}s)")
+    finally:
+        hold.release()
+
+
 def raw_post(s, payload):
     sk = socket.create_connection((s.host, s.port), timeout=10)
     sk.sendall(payload)
@@ -434,6 +455,7 @@ def main():
             data = os.path.join(TMP, "data-2")
             s = start(data, "held")
             part_held(s, data)
+            part_readers(s, data)
             part_disconnect(s, data)
             check(s.stop() == 0, "held: SIGTERM stop exits 0")
             sanitizer_clean(s, "held")
