@@ -672,6 +672,9 @@ def t_eviction(s):
     if full:
         assert details(full)["full"] in ("table", "queue"), full
     wait_status(s, done[-1], "completed")
+    # Paused, so that no tick creates or evicts between the two listings.
+    expect(console(s, "pause"), 202, what="pause")
+    wait_for("paused", lambda: status_of(s)["paused"])
     listed = list_all(s)
     ids = [int(i["id"][2:]) for i in listed]
     assert ids == sorted(ids) and len(ids) <= 16, ids
@@ -679,6 +682,7 @@ def t_eviction(s):
     assert js["total_in_memory"] <= 16 and js["next_after"], js
     paged = list_all(s, limit=3)
     assert [i["id"] for i in paged] == [i["id"] for i in listed], (paged, listed)
+    expect(console(s, "resume"), 202, what="resume")
     js = expect(s.call("GET", "/api/v1/intents/" + done[0], role="viewer"), 404, "not_found")
     assert details(js)["reason"] == "evicted", js
     expect(s.call("POST", f"/api/v1/intents/{done[0]}/cancel"), 404, "not_found")
