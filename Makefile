@@ -10,9 +10,9 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
 	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3 \
 	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk \
-	nats-server libnats-dev libjs-chart.js chromium
+	nats-server libnats-dev libjs-chart.js chromium nodejs npm
 
-.PHONY: all deps build run test test-normal test-asan fuzz-smoke bench clean print-deps
+.PHONY: all deps node-deps build run test test-normal test-asan test-browser fuzz-smoke bench clean print-deps
 
 all: build
 
@@ -20,8 +20,14 @@ print-deps:
 	@echo $(DEB_PACKAGES)
 
 # Install missing packages when we can (root); otherwise say what is missing.
+# nodejs and npm count as there when the node and npm commands are (another
+# Node, e.g. nodesource's, whose nodejs conflicts with Debian's npm).
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
+		case $$p in \
+			nodejs) command -v node >/dev/null 2>&1 && continue;; \
+			npm) command -v npm >/dev/null 2>&1 && continue;; \
+		esac; \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -47,7 +53,19 @@ run: build
 
 test: deps test-normal test-asan fuzz-smoke
 
-test-normal:
+# playwright-core for the browser tests (tests/browser), from package-lock.json,
+# installed again only when node_modules is missing or the lock is newer.
+# It never downloads a browser: the tests drive Debian's /usr/bin/chromium.
+node-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package-lock.json package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && touch $@; \
+	else \
+		echo "npm is missing: the browser tests will be skipped (apt-get install nodejs npm)"; \
+	fi
+
+test-normal: node-deps
 	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITD_WERROR=ON
 	cmake --build $(BUILD) -j
 	ctest --test-dir $(BUILD) --output-on-failure -j2
@@ -58,6 +76,12 @@ test-asan:
 	cmake --build $(ASAN_BUILD) -j
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j2
+
+# Only the browser tests of the dashboard (a real Chromium).
+test-browser: node-deps
+	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITD_WERROR=ON
+	cmake --build $(BUILD) -j
+	ctest --test-dir $(BUILD) --output-on-failure -L browser
 
 # A short libFuzzer run of every fuzz target over its seed corpus.
 fuzz-smoke:

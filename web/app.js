@@ -6,7 +6,10 @@
 // they come; panels are drawn at most ten times a second.
 //
 // For tests, window.__intentd holds live counters: seq, events, connected,
-// reconnects, gaps, renders.
+// reconnects, gaps, missed, renders, and `seen`: the seqs of the events
+// counted, in arrival order (the last SEEN_KEEP..2*SEEN_KEEP of them; it
+// survives a restart of the page's model, so a test can check that the
+// page saw every seq exactly once across reconnects).
 
 import { api, ApiError, authHeaders, setUnauthorizedHandler, token } from './api.js';
 import { SseClient } from './sse.js';
@@ -15,16 +18,17 @@ import { RawView, renderHeader, renderHealth, renderLog, renderPolicy, renderSaf
 import { LaneView } from './lanes.js';
 import { TrendView } from './trends.js';
 import { StoryDialog, SubmitForm, cancelIntent } from './forms.js';
-import { setText } from './util.js';
+import { newFrame, setText } from './util.js';
 
 const BACKFILL = 3000;          // recent events replayed at start, for trends and lanes
 const RENDER_EVERY_MS = 100;    // at most ten renders a second
+const SEEN_KEEP = 5000;         // seqs kept in window.__intentd.seen
 const ACTIVE = 'received,queued,blocked,authorized,executing,backoff,awaiting_approval';
 
 const $ = (sel) => document.querySelector(sel);
 const model = new Model();
 const link = { state: 'idle', reason: '', retryAt: 0, reconnects: 0 };
-const I = { seq: 0, events: 0, connected: false, reconnects: 0, gaps: 0, renders: 0 };
+const I = { seq: 0, events: 0, connected: false, reconnects: 0, gaps: 0, missed: 0, renders: 0, seen: [] };
 window.__intentd = I;
 
 let who = null;         // {name, role}
@@ -60,6 +64,7 @@ function expose() {
   I.connected = link.state === 'connected';
   I.reconnects = link.reconnects;
   I.gaps = model.gaps;
+  I.missed = model.missed;
 }
 
 // ----------------------------------------------------------- render
@@ -77,7 +82,11 @@ function schedule() {
 function render() {
   scheduled = false;
   lastRender = performance.now();
+  // Take the marks: a view that defers part of its work marks itself
+  // again, and is drawn in the next frame.
   const d = model.dirty;
+  model.dirty = new Set();
+  newFrame();
   const all = d.has('all');
   if (all) {
     trends.rebuild();
@@ -89,14 +98,14 @@ function render() {
     if (all || d.has('state')) renderState(model, all);
     if (all || d.has('policy')) renderPolicy(model);
     if (all || d.has('safety')) renderSafety(model);
-    if (all || d.has('trends')) trends.render();
+    if (all || d.has('trends')) trends.render(all);
     if (all || d.has('lanes')) lanes.render();
     if (all || d.has('log')) renderLog(model, all);
     if (all || d.has('raw')) raw.render();
     renderHealth(model, link);
   } finally {
-    d.clear();
     I.renders++;
+    if (model.dirty.size) schedule();
   }
 }
 
@@ -116,7 +125,13 @@ function onMessage(name, data) {
   }
   else if (name === 'cut_off') model.applyCutOff(JSON.parse(data));
   else if (name === 'shutdown') model.applyShutdown();
-  else model.applyEvent(JSON.parse(data), data);
+  else {
+    const env = JSON.parse(data);
+    if (model.applyEvent(env, data) && typeof env.seq === 'number') {
+      I.seen.push(env.seq);
+      if (I.seen.length >= 2 * SEEN_KEEP) I.seen.splice(0, SEEN_KEEP);
+    }
+  }
   expose();
   schedule();
 }
@@ -140,7 +155,11 @@ async function verifyRun() {
   const b = r.body || {};
   const e = (b.events || [])[0];
   const last = model.lastEvent;
-  let restarted = (b.last_seq || 0) < seq;
+  // A server that holds no event yet (it has just started, and a durable
+  // one goes on counting where it stopped) cannot tell whether it still
+  // runs our run: ask again after the backoff rather than starting over.
+  if (!b.last_seq) throw new Error('the server holds no events yet');
+  let restarted = b.last_seq < seq;
   if (!restarted && e && last && e.seq === seq && (e.timestamp !== last.timestamp || e.event !== last.event)) restarted = true;
   if (restarted) {
     toast('The server restarted: reloading its state.');

@@ -2,7 +2,7 @@
 // panels.  Each render function draws from the model; the log and the raw
 // list only add what is new, so rows keep their focus and open details.
 
-import { h, clear, setText, fmtNum, fmtValue, fmtClock, normId } from './util.js';
+import { h, clear, setText, fmtNum, fmtValue, fmtClock, normId, takeHeavy } from './util.js';
 import { RAW_MAX } from './model.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -205,6 +205,11 @@ const LOG_ROWS = 120;
 // building rows is most of the page's work.
 const BURST = 50;
 const BURST_MS = 250;
+// A burst redraw shows only the newest BURST_ROWS rows (more than a panel
+// shows), replacing the list: laying out a hundred fresh rows four times a
+// second blocks the page for longer than a frame, and nobody scrolls a list
+// that is replaced that often.  The list fills up again when it slows down.
+const BURST_ROWS = 30;
 let logShown = 0;
 let logDrawn = 0;
 
@@ -231,21 +236,23 @@ export function renderLog(model, rebuild) {
   const fresh = rows.filter((r) => r.n > logShown).slice(-LOG_ROWS);
   if (!fresh.length) return;
   const now = performance.now();
-  if (!rebuild && fresh.length > BURST && now - logDrawn < BURST_MS) {
+  if (!rebuild && fresh.length > BURST && (now - logDrawn < BURST_MS || !takeHeavy())) {
     model.mark('log'); // draw them next time
     return;
   }
   logDrawn = now;
+  const burst = !rebuild && fresh.length > BURST;
+  const draw = burst ? fresh.slice(-BURST_ROWS) : fresh;
   const frag = document.createDocumentFragment();
-  for (let i = fresh.length - 1; i >= 0; i--) {
-    const r = fresh[i];
+  for (let i = draw.length - 1; i >= 0; i--) {
+    const r = draw[i];
     frag.append(h('tr', { 'data-tick': r.tick },
       h('td', { class: 'num', text: r.tick }),
       h('td', {}, h('span', { class: modeClass(model, r.mode), text: r.mode || '–', title: r.mode || null })),
       h('td', { class: 'mono', text: r.pick || '–', title: intentLabel(model, r.pick) }),
       verdictCell(model, r)));
   }
-  if (fresh.length >= LOG_ROWS) body.replaceChildren(frag);
+  if (burst || fresh.length >= LOG_ROWS) body.replaceChildren(frag);
   else {
     body.prepend(frag);
     trimChildren(body, LOG_ROWS);
@@ -345,14 +352,15 @@ export class RawView {
       return;
     }
     const now = performance.now();
-    if (!force && this.shown && fresh.length > BURST && now - this.drawn < BURST_MS) {
+    if (!force && this.shown && fresh.length > BURST && (now - this.drawn < BURST_MS || !takeHeavy())) {
       m.mark('raw');
       return;
     }
     this.drawn = now;
+    const burst = !force && !this.paused && this.shown && fresh.length > BURST;
     const frag = document.createDocumentFragment();
-    for (const it of fresh) frag.append(this.row(it));
-    if (fresh.length >= max) this.list.replaceChildren(frag);
+    for (const it of burst ? fresh.slice(0, BURST_ROWS) : fresh) frag.append(this.row(it));
+    if (burst || fresh.length >= max) this.list.replaceChildren(frag);
     else {
       this.list.prepend(frag);
       trimChildren(this.list, max);

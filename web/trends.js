@@ -5,7 +5,9 @@
 // visible data and the field's limits, and Chart.js widens it further if
 // the data goes beyond, so nothing is ever clipped.
 
-import { h, clear, fmtClock, fmtNum } from './util.js';
+import { h, clear, fmtClock, fmtNum, takeHeavy } from './util.js';
+
+const DRAW_EVERY_MS = 500; // a round of chart redraws at most this often
 
 const COLORS = ['#58a6ff', '#3fb950', '#d2a8ff', '#ffa657', '#79c0ff', '#f778ba'];
 const LIMIT_STYLE = {
@@ -52,7 +54,12 @@ export class TrendView {
     this.root = document.querySelector('[data-testid="trends"]');
     this.select = document.querySelector('[data-testid="trend-window"]');
     this.charts = new Map(); // field -> Chart
-    this.select.addEventListener('change', () => this.model.mark('trends'));
+    this.drawn = -Infinity;  // performance.now() when the last round of redraws began
+    this.pending = [];       // the charts still to redraw in this round
+    this.select.addEventListener('change', () => {
+      this.drawn = -Infinity;
+      this.model.mark('trends');
+    });
   }
 
   windowMs() {
@@ -122,53 +129,83 @@ export class TrendView {
     });
   }
 
-  render() {
-    const now = this.model.serverNow();
-    const win = this.windowMs();
-    const from = now - win;
-    for (const [name, chart] of this.charts) {
-      const all = this.model.trends.get(name) || [];
-      // The visible points (and one before, so the line starts at the
-      // edge), as a copy: Chart.js instruments the arrays it is given.
-      let a = 0;
-      let b = all.length;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (all[mid].x < from) a = mid + 1;
-        else b = mid;
-      }
-      const pts = all.slice(Math.max(0, a - 1));
-      // The visible data's range, then the limits, then a little room.
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = pts.length - 1; i >= 0; i--) {
-        const y = pts[i].y;
-        if (y < lo) lo = y;
-        if (y > hi) hi = y;
-      }
-      for (const l of chart.$itdLimits) {
-        if (l.value < lo) lo = l.value;
-        if (l.value > hi) hi = l.value;
-      }
-      if (lo === Infinity) {
-        lo = 0;
-        hi = 1;
-      }
-      // Chart.js rounds the range out to whole ticks, which leaves room
-      // above and below; a flat line gets some of its own.
-      const pad = hi > lo ? 0 : Math.max(Math.abs(hi) * 0.05, 0.5);
-      const y = chart.options.scales.y;
-      y.suggestedMin = lo - pad;
-      y.suggestedMax = hi + pad;
-      // Never clamp to the field's own min/max: a value beyond them (a
-      // fault injection) must still be seen.
-      delete y.min;
-      delete y.max;
-      chart.options.scales.x.min = from;
-      chart.options.scales.x.max = now;
-      // Chart.js replaces `data` by its decimated copy: give it ours each time.
-      chart.data.datasets[0].data = pts;
-      chart.update('none');
+  /**
+   * Redraw the charts: all of them when `force`, else one per frame (the
+   * frame's costly redraw, util.js takeHeavy), a round every DRAW_EVERY_MS
+   * at most.  Redrawing every chart of thousands of points in each frame
+   * blocks the page for too long when ticks come fast; a chart redrawn
+   * twice a second is smooth for a window of 30 s or more.  The rest of a
+   * round comes in later frames (the view marks itself dirty again).
+   */
+  render(force) {
+    const t = performance.now();
+    if (force) {
+      this.pending = [];
+      this.drawn = t;
+      for (const [name, chart] of this.charts) this.draw(name, chart);
+      return;
     }
+    if (!this.pending.length) {
+      if (t - this.drawn < DRAW_EVERY_MS) {
+        this.model.mark('trends'); // not yet: in a later frame
+        return;
+      }
+      this.pending = [...this.charts.keys()];
+      this.drawn = t;
+    }
+    if (takeHeavy()) {
+      const name = this.pending.shift();
+      const chart = this.charts.get(name);
+      if (chart) this.draw(name, chart);
+    }
+    if (this.pending.length) this.model.mark('trends');
+  }
+
+  /** Redraw one field's chart over the chosen window, up to now. */
+  draw(name, chart) {
+    const now = this.model.serverNow();
+    const from = now - this.windowMs();
+    const all = this.model.trends.get(name) || [];
+    // The visible points (and one before, so the line starts at the
+    // edge), as a copy: Chart.js instruments the arrays it is given.
+    let a = 0;
+    let b = all.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (all[mid].x < from) a = mid + 1;
+      else b = mid;
+    }
+    const pts = all.slice(Math.max(0, a - 1));
+    // The visible data's range, then the limits, then a little room.
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = pts.length - 1; i >= 0; i--) {
+      const y = pts[i].y;
+      if (y < lo) lo = y;
+      if (y > hi) hi = y;
+    }
+    for (const l of chart.$itdLimits) {
+      if (l.value < lo) lo = l.value;
+      if (l.value > hi) hi = l.value;
+    }
+    if (lo === Infinity) {
+      lo = 0;
+      hi = 1;
+    }
+    // Chart.js rounds the range out to whole ticks, which leaves room
+    // above and below; a flat line gets some of its own.
+    const pad = hi > lo ? 0 : Math.max(Math.abs(hi) * 0.05, 0.5);
+    const y = chart.options.scales.y;
+    y.suggestedMin = lo - pad;
+    y.suggestedMax = hi + pad;
+    // Never clamp to the field's own min/max: a value beyond them (a
+    // fault injection) must still be seen.
+    delete y.min;
+    delete y.max;
+    chart.options.scales.x.min = from;
+    chart.options.scales.x.max = now;
+    // Chart.js replaces `data` by its decimated copy: give it ours each time.
+    chart.data.datasets[0].data = pts;
+    chart.update('none');
   }
 }

@@ -78,5 +78,21 @@ export function trimRing(arr, cap) {
   if (arr.length > cap + (cap >> 1)) arr.splice(0, arr.length - cap);
 }
 
+/** One frame's allowance for a costly redraw (a chart, or a list replaced
+ * in a burst): app.js resets it before each frame, and a view that finds it
+ * taken defers its redraw to a later frame, so that no frame does two. */
+const frame = { heavyTaken: false };
+
+export function newFrame() {
+  frame.heavyTaken = false;
+}
+
+/** Take this frame's costly redraw; false if another view took it. */
+export function takeHeavy() {
+  if (frame.heavyTaken) return false;
+  frame.heavyTaken = true;
+  return true;
+}
+
 /** Statuses after which an intent never changes again. */
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired', 'denied']);
