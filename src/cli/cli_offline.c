@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "server/server.h"
 #include "store/store.h"
 
 static int open_store(const char *cmd, const char *dir, struct itd_store **st)
@@ -129,25 +130,6 @@ struct story {
 	bool json, quiet;
 	cJSON *entries;          /* every entry, payload parsed */
 };
-
-static int keep_entry(void *ctx, const struct itd_store_story_entry *e)
-{
-	struct story *s = ctx;
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_AddItemToArray(s->entries, o)) {
-		cJSON_Delete(o);
-		return ITD_ENOMEM;
-	}
-	cJSON_AddNumberToObject(o, "index", (double)e->index);
-	cJSON_AddNumberToObject(o, "tick", (double)e->tick);
-	cJSON_AddNumberToObject(o, "time_ms", (double)e->time_ms);
-	cJSON_AddStringToObject(o, "event", e->kind);
-	if (e->actor[0])
-		cJSON_AddStringToObject(o, "actor", e->actor);
-	cJSON *p = cJSON_ParseWithLength(e->data, e->len);
-	cJSON_AddItemToObject(o, "payload", p ? p : cJSON_CreateNull());
-	return 0;
-}
 
 static const char *jstr(const cJSON *o, const char *k, const char *dflt)
 {
@@ -298,7 +280,7 @@ int itd_cli_offline_explain(struct itd_cmd_ctx *c)
 		return rc;
 	struct story s = {.json = itd_cli_opt(c, "json") != NULL,
 			  .quiet = itd_cli_opt(c, "quiet") != NULL, .entries = cJSON_CreateArray()};
-	rc = s.entries ? itd_store_query_story(st, id, keep_entry, &s) : ITD_ENOMEM;
+	rc = s.entries ? itd_store_query_story(st, id, itd_server_story_add, s.entries) : ITD_ENOMEM;
 	itd_store_close(st);
 	if (rc == ITD_ENOTFOUND) {
 		fprintf(stderr, "intentd explain: %s: no intent %s in this store\n", dir, id);

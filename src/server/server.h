@@ -46,6 +46,13 @@ struct itd_server_config {
 
 struct itd_server;
 
+/* An itd_store_story_fn that appends each audit entry of an intent's story
+ * to ctx, a cJSON array, as {index, tick, time_ms, event, actor, payload}
+ * (the shape of GET /api/v1/intents/{id}/story; the CLI's offline explain
+ * uses it too).  0 or ITD_ENOMEM. */
+struct itd_store_story_entry;
+int itd_server_story_add(void *ctx, const struct itd_store_story_entry *e);
+
 /* Build the server (engine, telemetry, tokens, HTTP daemon listening, loop
  * not yet running).  Returns 0, or a negative error with a message in err:
  * ITD_ECONFIG (bad tokens file, TLS files, listen address), ITD_EIO

@@ -9,16 +9,10 @@
 #include "srv_int.h"
 #include "store/store.h"
 
-struct story {
-	cJSON *arr;
-	int rc;
-};
-
-static int add(void *ctx, const struct itd_store_story_entry *e)
+int itd_server_story_add(void *ctx, const struct itd_store_story_entry *e)
 {
-	struct story *s = ctx;
 	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_AddItemToArray(s->arr, o)) {
+	if (!o || !cJSON_AddItemToArray(ctx, o)) {
 		cJSON_Delete(o);
 		return ITD_ENOMEM;
 	}
@@ -50,17 +44,16 @@ int srv_h_story(struct srv_req *r, struct srv_resp *out)
 				 "the server runs without --data: stories are kept only in "
 				 "telemetry; GET /api/v1/intents/%s has what is in memory",
 				 id);
-	cJSON *j = cJSON_CreateObject();
-	struct story s = {.arr = cJSON_CreateArray()};
-	if (!j || !s.arr) {
+	cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+	if (!j || !arr) {
 		cJSON_Delete(j);
-		cJSON_Delete(s.arr);
+		cJSON_Delete(arr);
 		return srv_error(out, 503, "out_of_memory", NULL, "out of memory");
 	}
-	int rc = itd_store_query_story(srv->store, id, add, &s);
+	int rc = itd_store_query_story(srv->store, id, itd_server_story_add, arr);
 	if (rc == ITD_ENOTFOUND) {
 		cJSON_Delete(j);
-		cJSON_Delete(s.arr);
+		cJSON_Delete(arr);
 		cJSON *d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "id", id);
 		cJSON_AddStringToObject(d, "reason", "not_durable_yet_or_unknown");
@@ -70,11 +63,11 @@ int srv_h_story(struct srv_req *r, struct srv_resp *out)
 	}
 	if (rc) {
 		cJSON_Delete(j);
-		cJSON_Delete(s.arr);
+		cJSON_Delete(arr);
 		return srv_error(out, 503, "store_unavailable", NULL, "cannot read the store: %s",
 				 itd_err_msg(rc));
 	}
 	cJSON_AddStringToObject(j, "id", id);
-	cJSON_AddItemToObject(j, "story", s.arr);
+	cJSON_AddItemToObject(j, "story", arr);
 	return srv_json(out, 200, j);
 }
