@@ -70,7 +70,7 @@ test-normal: node-deps
 	cmake --build $(BUILD) -j
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 
-test-asan:
+test-asan: node-deps
 	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DITD_WERROR=ON \
 		-DITD_SANITIZE=ON -DITD_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j

@@ -108,8 +108,9 @@ export function tempDir(prefix) {
 /**
  * Start `intentd serve` and wait for "intentd: listening on URL" on its
  * stderr.  opts: args (more options), listen (default 127.0.0.1:0), dir
- * (its working directory), env (added to the tokens).  Resolves to a
- * Server; rejects when it exits or does not listen within 20 s.
+ * (its working directory), env (added to the tokens), nice (run it with
+ * this nice value).  Resolves to a Server; rejects when it exits or does
+ * not listen within 20 s.
  */
 export function startServer(bin, { args = [], listen = '127.0.0.1:0', dir, env = {}, nice = 0 } = {}) {
   const cwd = dir || tempDir('intentd-browser-');
