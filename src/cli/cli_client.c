@@ -76,9 +76,7 @@ const struct itd_opt itd_console_opts[] = {
 
 /* ----------------------------------------------------------- output */
 
-/* A JSON value as a table cell: "-" for missing or null, integers without
- * a fraction. */
-static void cell(const cJSON *v, char *out, size_t cap)
+void itd_cli_json_text(const cJSON *v, int digits, char *out, size_t cap)
 {
 	if (cJSON_IsString(v))
 		snprintf(out, cap, "%s", v->valuestring);
@@ -86,7 +84,7 @@ static void cell(const cJSON *v, char *out, size_t cap)
 		 fabs(v->valuedouble) < 1e15)
 		snprintf(out, cap, "%.0f", v->valuedouble);
 	else if (cJSON_IsNumber(v))
-		snprintf(out, cap, "%g", v->valuedouble);
+		snprintf(out, cap, "%.*g", digits, v->valuedouble);
 	else if (cJSON_IsBool(v))
 		snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
 	else if (!v || cJSON_IsNull(v))
@@ -96,6 +94,13 @@ static void cell(const cJSON *v, char *out, size_t cap)
 		snprintf(out, cap, "%s", s ? s : "?");
 		cJSON_free(s);
 	}
+}
+
+/* A JSON value as a table cell: "-" for missing or null, integers without
+ * a fraction. */
+static void cell(const cJSON *v, char *out, size_t cap)
+{
+	itd_cli_json_text(v, 6, out, cap);
 }
 
 /* Print rows x cols cells (row 0 the header) in aligned columns. */

@@ -97,6 +97,10 @@ int itd_cli_offline_explain(struct itd_cmd_ctx *c);
 /* Print an intent's story (its audit entries as the store or the server's
  * /story route give them): readable, --json or --quiet; an exit status. */
 int itd_cli_show_story(const char *id, const cJSON *entries, bool json, bool quiet);
+/* A JSON value as short text for tables: strings as they are, whole
+ * numbers without a fraction, others with `digits` significant digits,
+ * null or absent as "-", containers as compact JSON (cli_client.c). */
+void itd_cli_json_text(const cJSON *v, int digits, char *out, size_t cap);
 
 /* cli_client.c */
 /* The client subcommands, which talk to a running `intentd serve` over

@@ -137,22 +137,10 @@ static const char *jstr(const cJSON *o, const char *k, const char *dflt)
 	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
-/* A JSON value as short text ("12.5", "true", "name"). */
+/* A JSON value as short text ("12.5", "true", "name"), precisely. */
 static void text(const cJSON *v, char *out, size_t cap)
 {
-	if (cJSON_IsString(v))
-		snprintf(out, cap, "%s", v->valuestring);
-	else if (cJSON_IsNumber(v))
-		snprintf(out, cap, "%.10g", v->valuedouble);
-	else if (cJSON_IsBool(v))
-		snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	else if (!v || cJSON_IsNull(v))
-		snprintf(out, cap, "-");
-	else {
-		char *s = cJSON_PrintUnformatted(v);
-		snprintf(out, cap, "%s", s ? s : "?");
-		cJSON_free(s);
-	}
+	itd_cli_json_text(v, 10, out, cap);
 }
 
 static const char *tk(const cJSON *o, const char *k, char *out, size_t cap)

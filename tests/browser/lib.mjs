@@ -263,6 +263,23 @@ export function unexpectedErrors(w, allowed = []) {
   return w.consoleErrors.filter((t) => !allowed.some((re) => re.test(t)));
 }
 
+/**
+ * The checks every test ends with: no uncaught exception, no console error
+ * but those `allowed` (why: `allowedWhy`), no request to another origin;
+ * then close the page's context and stop the server, which must exit 0.
+ */
+export async function closeChecks(R, { w, ctx, srv, origin, allowed = [], allowedWhy = '' }) {
+  R.check(w.pageErrors.length === 0, `no uncaught exception (${w.pageErrors.join('; ')})`);
+  const errs = unexpectedErrors(w, allowed);
+  R.check(errs.length === 0,
+    `no console error${allowedWhy ? ' but ' + allowedWhy : ''} (${errs.join('; ')})`);
+  R.check(w.foreign.length === 0,
+    `all ${w.requests} requests went to ${origin} (others: ${w.foreign.join(', ')})`);
+  await ctx.close();
+  const ex = await srv.stop();
+  R.check(ex.code === 0, `the server stops cleanly on SIGTERM (exit ${ex.code ?? ex.sig})`);
+}
+
 /** Poll fn (async) until it returns a truthy value or `ms` pass; returns it or null. */
 export async function waitFor(fn, ms, every = 100) {
   const end = Date.now() + ms;

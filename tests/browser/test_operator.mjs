@@ -7,7 +7,7 @@
 
 import path from 'node:path';
 import {
-  TOKENS, artifactDir, binaryArg, launch, login, run, startServer, unexpectedErrors, waitFor, watch,
+  closeChecks, TOKENS, artifactDir, binaryArg, launch, login, run, startServer, waitFor, watch,
 } from './lib.mjs';
 
 const BIN = binaryArg();
@@ -119,13 +119,7 @@ await run(async (R) => {
     await page.screenshot({ path: file });
     R.check(true, `screenshot of the running dashboard (1366x768) saved: ${file}`);
 
-    R.check(w.pageErrors.length === 0, `no uncaught exception (${w.pageErrors.join('; ')})`);
-    const errs = unexpectedErrors(w, [/status of 400/]);
-    R.check(errs.length === 0, `no console error but the refused submission's 400 (${errs.join('; ')})`);
-    R.check(w.foreign.length === 0, `all ${w.requests} requests went to ${origin} (others: ${w.foreign.join(', ')})`);
-    await ctx.close();
-    const ex = await srv.stop();
-    R.check(ex.code === 0, `the server stops cleanly on SIGTERM (exit ${ex.code ?? ex.sig})`);
+    await closeChecks(R, { w, ctx, srv, origin, allowed: [/status of 400/], allowedWhy: "the refused submission's 400" });
   } finally {
     await browser.close().catch(() => {});
     await srv.stop();

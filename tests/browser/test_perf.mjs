@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import {
-  TOKENS, binaryArg, counters, launch, login, run, sleep, startServer, unexpectedErrors, waitFor, watch,
+  closeChecks, TOKENS, binaryArg, counters, launch, login, run, sleep, startServer, waitFor, watch,
 } from './lib.mjs';
 
 const BIN = binaryArg();
@@ -192,13 +192,7 @@ await run(async (R) => {
     const shown = Number(await page.textContent('[data-health="seq"]'));
     R.check(shown > s0, `the health panel keeps up (seq ${shown})`);
 
-    R.check(w.pageErrors.length === 0, `no uncaught exception (${w.pageErrors.join('; ')})`);
-    const errs = unexpectedErrors(w);
-    R.check(errs.length === 0, `no console error (${errs.join('; ')})`);
-    R.check(w.foreign.length === 0, `all ${w.requests} requests went to ${origin} (others: ${w.foreign.join(', ')})`);
-    await ctx.close();
-    const ex = await srv.stop();
-    R.check(ex.code === 0, `the server stops cleanly on SIGTERM (exit ${ex.code ?? ex.sig})`);
+    await closeChecks(R, { w, ctx, srv, origin, allowed: [], allowedWhy: '' });
   } finally {
     await browser.close().catch(() => {});
     await srv.stop();

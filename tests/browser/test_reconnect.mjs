@@ -6,7 +6,7 @@
 // and seq goes on past the point of the crash.
 
 import {
-  TOKENS, binaryArg, counters, launch, login, run, sleep, startServer, tempDir, unexpectedErrors, waitFor, watch,
+  closeChecks, TOKENS, binaryArg, counters, launch, login, run, sleep, startServer, tempDir, waitFor, watch,
 } from './lib.mjs';
 
 const BIN = binaryArg();
@@ -86,14 +86,8 @@ await run(async (R) => {
       }
     }
 
-    R.check(w.pageErrors.length === 0, `no uncaught exception (${w.pageErrors.join('; ')})`);
     // While the server is down, Chromium logs the refused connections.
-    const errs = unexpectedErrors(w, [/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/]);
-    R.check(errs.length === 0, `no console error but the refused connections while the server was down (${errs.join('; ')})`);
-    R.check(w.foreign.length === 0, `all ${w.requests} requests went to ${origin} (others: ${w.foreign.join(', ')})`);
-    await ctx.close();
-    const ex = await srv.stop();
-    R.check(ex.code === 0, `the server stops cleanly on SIGTERM (exit ${ex.code ?? ex.sig})`);
+    await closeChecks(R, { w, ctx, srv, origin, allowed: [/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/], allowedWhy: 'the refused connections while the server was down' });
   } finally {
     await browser.close().catch(() => {});
     await srv.stop();

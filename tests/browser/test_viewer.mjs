@@ -5,8 +5,8 @@
 // submission or cancel forged from the page's own context is refused (403).
 
 import {
-  PANELS, TOKENS, binaryArg, counters, launch, login, run, sleep, startServer,
-  unexpectedErrors, waitFor, watch,
+  closeChecks, PANELS, TOKENS, binaryArg, counters, launch, login, run, sleep, startServer,
+  waitFor, watch,
 } from './lib.mjs';
 
 const BIN = binaryArg();
@@ -137,13 +137,7 @@ await run(async (R) => {
 
     // The whole session: no exception, no console error but the two 403s
     // the forged requests earned, nothing fetched from another origin.
-    R.check(w.pageErrors.length === 0, `no uncaught exception in the session (${w.pageErrors.join('; ')})`);
-    const errs = unexpectedErrors(w, [/status of 403/]);
-    R.check(errs.length === 0, `no console error but the forged requests' 403s (${errs.join('; ')})`);
-    R.check(w.foreign.length === 0, `all ${w.requests} requests went to ${origin} (others: ${w.foreign.join(', ')})`);
-    await ctx.close();
-    const ex = await srv.stop();
-    R.check(ex.code === 0, `the server stops cleanly on SIGTERM (exit ${ex.code ?? ex.sig})`);
+    await closeChecks(R, { w, ctx, srv, origin, allowed: [/status of 403/], allowedWhy: "the forged requests' 403s" });
   } finally {
     await browser.close().catch(() => {});
     await srv.stop();

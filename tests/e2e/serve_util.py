@@ -11,6 +11,15 @@ import tempfile
 import time
 
 
+def role_tokens(tag):
+    """The environment that gives a server one token per role, named after
+    tag, and the three secrets: (env, operator, admin, viewer)."""
+    env = {f"INTENTD_{r.upper()}_TOKEN": f"{r}-{tag}-0123456789abcdef"
+           for r in ("operator", "admin", "viewer")}
+    return (env, env["INTENTD_OPERATOR_TOKEN"], env["INTENTD_ADMIN_TOKEN"],
+            env["INTENTD_VIEWER_TOKEN"])
+
+
 class Results:
     """Counts checks and prints the closing 'N passed, M failed' line."""
 
@@ -18,13 +27,17 @@ class Results:
         self.passed = 0
         self.failed = 0
 
-    def check(self, cond, what):
+    def check(self, cond, what, detail=None):
+        """Count and print one check; on failure print detail (the output
+        that explains it, last 2000 characters) indented below."""
         if cond:
             self.passed += 1
             print(f"ok   - {what}", flush=True)
         else:
             self.failed += 1
             print(f"FAIL - {what}", flush=True)
+            if detail is not None:
+                print("    " + str(detail).strip().replace("\n", "\n    ")[-2000:], flush=True)
         return cond
 
     def finish(self):

@@ -47,16 +47,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Results, Server  # noqa: E402
+from serve_util import Results, Server, role_tokens  # noqa: E402
 
-TOKENS = {
-    "INTENTD_OPERATOR_TOKEN": "operator-durable-0123456789abcdef",
-    "INTENTD_ADMIN_TOKEN": "admin-durable-0123456789abcdef",
-    "INTENTD_VIEWER_TOKEN": "viewer-durable-0123456789abcdef",
-}
-OPERATOR = TOKENS["INTENTD_OPERATOR_TOKEN"]
-ADMIN = TOKENS["INTENTD_ADMIN_TOKEN"]
-VIEWER = TOKENS["INTENTD_VIEWER_TOKEN"]
+TOKENS, OPERATOR, ADMIN, VIEWER = role_tokens("durable")
 OLD_POOL = 32             # HTTP threads that used to block in the wait
 ANSWER_TIMEOUT = 30       # a client waiting longer than this counts as hung
 

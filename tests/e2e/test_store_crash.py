@@ -45,16 +45,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Results, Server  # noqa: E402
+from serve_util import Results, Server, role_tokens  # noqa: E402
 
-TOKENS = {
-    "INTENTD_OPERATOR_TOKEN": "operator-crash-0123456789abcdef",
-    "INTENTD_ADMIN_TOKEN": "admin-crash-0123456789abcdef",
-    "INTENTD_VIEWER_TOKEN": "viewer-crash-0123456789abcdef",
-}
-OPERATOR = TOKENS["INTENTD_OPERATOR_TOKEN"]
-ADMIN = TOKENS["INTENTD_ADMIN_TOKEN"]
-VIEWER = TOKENS["INTENTD_VIEWER_TOKEN"]
+TOKENS, OPERATOR, ADMIN, VIEWER = role_tokens("crash")
 
 KILLS = int(os.environ.get("INTENTD_CRASH_KILLS", "20"))
 SUBMITTERS = 8
