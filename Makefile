@@ -16,19 +16,22 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
 
 all: build
 
-print-deps:
-	@echo $(DEB_PACKAGES)
-
-# Install missing packages when we can (root); otherwise say what is missing.
-# nodejs and npm count as there when the node and npm commands are (another
-# Node, e.g. nodesource's, whose nodejs conflicts with Debian's npm).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# The Debian packages still missing. nodejs and npm count as there when the
+# node and npm commands are: another Node (e.g. nodesource's, which bundles
+# npm) conflicts with Debian's npm package, and apt-get would refuse.
+MISSING_DEBS = missing=""; for p in $(DEB_PACKAGES); do \
 		case $$p in \
 			nodejs) command -v node >/dev/null 2>&1 && continue;; \
 			npm) command -v npm >/dev/null 2>&1 && continue;; \
 		esac; \
-		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
+
+print-deps:
+	@$(MISSING_DEBS); echo $$missing
+
+# Install missing packages when we can (root); otherwise say what is missing.
+deps:
+	@$(MISSING_DEBS); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
