@@ -279,6 +279,13 @@ int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len);
 /* Replay: how the next tick's own creations went, in order (ids, 0 for a
  * refusal: the tick record's auto_seqs). */
 int itd_engine_replay_seqs(struct itd_engine *e, const uint64_t *seqs, size_t n);
+/* Replay: the next tick ran at time_ms (INT64_MIN: as the clock says)
+ * and started slip_ns late, as its record says: its events carry the
+ * times they had, and it reports engine.slip again (counted in slips). */
+void itd_engine_replay_timing(struct itd_engine *e, int64_t time_ms, uint64_t slip_ns);
+/* How late the tick that just ran started (0: on time), for its journal
+ * record; valid from the journal's tick hook on. */
+uint64_t itd_engine_tick_slip_ns(const struct itd_engine *e);
 
 /* ----------------------------------------------------------- snapshots */
 

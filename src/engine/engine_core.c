@@ -64,6 +64,7 @@ int itd_engine_create(const struct itd_engine_config *cfg, struct itd_engine **o
 	if (!e)
 		return ITD_ENOMEM;
 	e->scn = s;
+	e->replay_ms = INT64_MIN;
 	itd_clock_init(&e->clock, cfg->clock, cfg->rate_hz > 0 ? cfg->rate_hz : s->rate_hz);
 	if (cfg->obs)
 		e->obs = *cfg->obs;
@@ -120,7 +121,8 @@ int itd_engine_step(struct itd_engine *e)
 	if (e->obs.tick_end)
 		e->tick_t0 = itd_clock_mono_ns();
 	e->tick++;
-	e->now_ms = itd_clock_tick_ms(&e->clock, e->tick);
+	e->now_ms = e->replay_ms != INT64_MIN ? e->replay_ms : itd_clock_tick_ms(&e->clock, e->tick);
+	e->replay_ms = INT64_MIN;
 	memcpy(e->before, e->global, sl->n_global * sizeof *e->global);
 	e->global[sl->tick].num = (double)e->tick;
 	e->executed = NULL;
@@ -145,6 +147,7 @@ int itd_engine_step(struct itd_engine *e)
 	}
 	itd_engine_phase_report(e);
 	e->slip_ns = 0;
+	e->replay_ms = INT64_MIN;
 	/* A replay's attempts list governs only the tick it was given for. */
 	itd_intents_forcing_end(&e->intents);
 	return ITD_OK;

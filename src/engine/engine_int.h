@@ -79,6 +79,9 @@ struct itd_engine {
 	uint64_t *blocks_by_rule;          /* per safety rule */
 	const char *fault_src;             /* last expression that faulted */
 	uint64_t slip_ns;                  /* this tick started this late (0: on time) */
+	uint64_t tick_slip_ns;             /* the last tick's slip, for its journal record */
+	int64_t replay_ms;                 /* the next tick's time as journaled
+					      (INT64_MIN: the clock's) */
 	struct itd_plant plant;            /* embedder's callbacks (may be empty) */
 	uint64_t *hash_words;              /* state hash input, one word per global slot */
 	uint64_t last_selected;            /* seq selected at the last policy.evaluated */

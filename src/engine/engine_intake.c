@@ -333,3 +333,16 @@ int itd_engine_replay_seqs(struct itd_engine *e, const uint64_t *seqs, size_t n)
 {
 	return itd_intents_force_seqs(&e->intents, seqs, n);
 }
+
+void itd_engine_replay_timing(struct itd_engine *e, int64_t time_ms, uint64_t slip_ns)
+{
+	e->replay_ms = time_ms;
+	e->slip_ns = slip_ns;
+	if (slip_ns)
+		e->stats.slips++;
+}
+
+uint64_t itd_engine_tick_slip_ns(const struct itd_engine *e)
+{
+	return e->tick_slip_ns;
+}

@@ -517,6 +517,7 @@ static void apply(struct itd_engine *e, struct loaded *L)
 	memcpy(e->blocks_by_rule, L->blocks, s->n_safety * sizeof *e->blocks_by_rule);
 	e->fault_src = NULL;
 	e->slip_ns = 0;
+	e->replay_ms = INT64_MIN;
 	e->last_selected = L->last_selected;
 	e->last_candidates = L->last_candidates;
 	e->last_arrival = L->last_arrival;
@@ -610,6 +611,7 @@ void itd_engine_reset(struct itd_engine *e, uint64_t seed)
 	memset(e->blocks_by_rule, 0, (s->n_safety ? s->n_safety : 1) * sizeof *e->blocks_by_rule);
 	e->fault_src = NULL;
 	e->slip_ns = 0;
+	e->replay_ms = INT64_MIN;
 	e->last_selected = e->last_candidates = e->last_arrival = 0;
 	memset(e->reasons, 0, sizeof e->reasons);
 	e->n_reasons = 0;

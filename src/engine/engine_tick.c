@@ -394,7 +394,9 @@ static void journal_tick(struct itd_engine *e)
 
 void itd_engine_phase_report(struct itd_engine *e)
 {
+	e->tick_slip_ns = e->slip_ns;
 	if (!e->obs.event) {
+		e->slip_ns = 0;
 		journal_tick(e);
 		if (e->obs.tick_end)
 			e->obs.tick_end(e->obs.ctx, e);

@@ -19,8 +19,13 @@
 static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
 {
 	struct itd_server *s = ctx;
-	if (s->replaying)
-		return; /* recovery re-runs ticks that were already reported */
+	if (s->replaying) {
+		/* Recovery re-runs ticks that were already reported, except the
+		 * last ones, whose events may never have been delivered. */
+		if (s->replay_emit && s->obs.event)
+			s->obs.event(s->obs.ctx, e, ev);
+		return;
+	}
 	srv_metrics_event(s->metrics, ev);
 	if (s->obs.event)
 		s->obs.event(s->obs.ctx, e, ev);
@@ -31,8 +36,11 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 static void on_after_tick(void *ctx, const struct itd_engine *e)
 {
 	struct itd_server *s = ctx;
-	if (s->replaying)
+	if (s->replaying) {
+		if (s->replay_emit && s->obs.tick_end)
+			s->obs.tick_end(s->obs.ctx, e);
 		return;
+	}
 	/* A tick's effects are reported only once the tick is durable: after a
 	 * crash it is replayed, never reported twice.  If it cannot be made
 	 * durable, the store has failed: refuse input at once (503), stop
@@ -107,6 +115,21 @@ static int audit_payload(void *ctx, const struct itd_engine *e, const struct itd
 	return itd_tel_payload(ctx, e, ev, pre, buf, cap, len_out);
 }
 
+/* Before each tick a recovery re-runs: a tick within the stream ring's
+ * reach of the journal's end has its events emitted again, with the seqs
+ * they had.  A client that resumes from its last seq after a crash finds
+ * what was durable but not yet delivered; the telemetry file skips what it
+ * already holds (itd_sink_file_resume). */
+static void on_replay_tick(void *ctx, uint64_t tick, uint64_t seq_before, uint64_t seq_after,
+			   uint64_t seq_end)
+{
+	struct itd_server *s = ctx;
+	(void)tick;
+	s->replay_emit = seq_end - seq_after < s->cfg.stream_ring;
+	if (s->replay_emit)
+		itd_tel_set_seq(s->tel, seq_before);
+}
+
 /* Open the journal in the data dir, replay it (the run continues where its
  * last durable tick left off), then journal from here on. */
 static int open_store(struct itd_server *s, char *err, size_t cap)
@@ -123,11 +146,31 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		return rc;
 	struct itd_store_recovery rec;
 	uint64_t t0 = itd_clock_mono_ns();
+	/* The live stream starts with what the telemetry file holds of this
+	 * run, so a client resuming after a restart misses nothing. */
+	if (!cfg->telemetry || (strcmp(cfg->telemetry, "off") && strcmp(cfg->telemetry, "-"))) {
+		char path[4096];
+		itd_tel_file_path(cfg->telemetry, cfg->run_id, path, sizeof path);
+		int trc = itd_tel_file_tail(path, cfg->run_id, srv_stream_arena_bytes(s->stream),
+					    srv_stream_preload, s->stream);
+		if (trc)
+			fprintf(stderr, "intentd: cannot read %s to refill the live stream: %s\n",
+				path, itd_err_msg(trc));
+	}
+	/* Start-up may wait for the sinks: no re-emitted event is dropped. */
 	s->replaying = true;
+	itd_tel_set_policy(s->tel, ITD_TEL_BLOCK);
+	itd_store_on_replay(s->store, on_replay_tick, s);
 	rc = itd_store_recover(s->store, s->engine, true, &rec, err, cap);
+	itd_store_on_replay(s->store, NULL, NULL);
 	s->replaying = false;
+	s->replay_emit = false;
+	if (!rc)
+		itd_tel_drain(s->tel);
+	itd_tel_set_policy(s->tel, ITD_TEL_DROP_OLDEST);
 	if (rc)
 		return rc;
+	srv_stream_resume_at(s->stream, rec.tel_seq);
 	if (rec.snapshots_bad)
 		fprintf(stderr, "intentd: %s (%llu skipped); the journal covers it\n", rec.note,
 			(unsigned long long)rec.snapshots_bad);

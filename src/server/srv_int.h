@@ -188,6 +188,14 @@ const struct itd_sink_ops *srv_stream_sink(void);
  * ITD_ENOMEM. */
 int srv_stream_recent(struct srv_stream *st, uint64_t after_seq, size_t limit, char **out,
 		      size_t *len, uint64_t *first, uint64_t *last);
+/* Refill the ring after a restart: one line of the telemetry file (ctx
+ * is the stream); lines whose seq the ring holds already are skipped.
+ * srv_stream_arena_bytes says how much of the file's tail can fit. */
+void srv_stream_preload(void *ctx, const char *line, size_t n);
+size_t srv_stream_arena_bytes(const struct srv_stream *st);
+/* The run continues after `seq` (a recovered journal): a client resuming
+ * from there has missed nothing even if the ring holds no event yet. */
+void srv_stream_resume_at(struct srv_stream *st, uint64_t seq);
 /* End every stream (shutdown): clients get a final event and are closed. */
 void srv_stream_close_all(struct srv_stream *st);
 void srv_stream_destroy(struct srv_stream *st);
@@ -301,6 +309,8 @@ struct itd_server {
 	struct srv_durable *durable;     /* with a store: parked answers (srv_http.c
 					    creates and destroys it) */
 	bool replaying;                  /* recovery: the observer stays silent */
+	bool replay_emit;                /* ... except for the last ticks, whose
+					    events are re-emitted (open_store) */
 	bool store_failed;               /* a tick could not be made durable */
 	uint16_t port;                   /* the port actually bound */
 	uint64_t tick_start_ns;          /* when the current tick began */

@@ -86,6 +86,8 @@ static void ring_append(struct srv_stream *st, const char *line, size_t n)
 		st->bad_lines++;
 		return;
 	}
+	if (seq <= st->last_seq)
+		return; /* held already (a restart refilled the ring from the file) */
 	size_t hdr = 4 + nd + 8 + name_len + 7;
 	size_t len = hdr + n + 2;
 	if (len > st->arena_cap || n > UINT32_MAX / 2) {
@@ -127,6 +129,27 @@ static void ring_append(struct srv_stream *st, const char *line, size_t n)
 	st->apos = pos + len;
 	st->last_seq = seq;
 	st->stats.events++;
+}
+
+void srv_stream_preload(void *ctx, const char *line, size_t n)
+{
+	struct srv_stream *st = ctx;
+	pthread_mutex_lock(&st->mu);
+	ring_append(st, line, n);
+	pthread_mutex_unlock(&st->mu);
+}
+
+size_t srv_stream_arena_bytes(const struct srv_stream *st)
+{
+	return st->arena_cap;
+}
+
+void srv_stream_resume_at(struct srv_stream *st, uint64_t seq)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->last_seq < seq)
+		st->last_seq = seq;
+	pthread_mutex_unlock(&st->mu);
 }
 
 /* Under mu: the first ordinal whose seq > after (head if none). */

@@ -17,6 +17,7 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 	struct itd_store *st = itd_calloc(1, sizeof *st);
 	if (!st)
 		return ITD_ENOMEM;
+	st->tel_start = UINT64_MAX;
 	uint8_t sk[ITD_AUDIT_SK_LEN];
 	struct itd_journal_config jc = {
 		.dir = cfg->dir, .create = true,
@@ -65,6 +66,7 @@ int itd_store_open_existing(const char *dir, struct itd_store **out, char **iden
 	struct itd_store *st = itd_calloc(1, sizeof *st);
 	if (!st)
 		return ITD_ENOMEM;
+	st->tel_start = UINT64_MAX;
 	struct itd_journal_config jc = {.dir = dir, .create = false, .readonly = true,
 					.meta = {.scenario_name = "(as recorded)"}};
 	int rc = itd_journal_open(&jc, &st->j, err, cap);
@@ -120,6 +122,7 @@ int itd_store_reopen(struct itd_store *st, char *err, size_t cap)
 		return rc;
 	/* What was pending died with the failure. */
 	st->tick_ticket = 0;
+	st->tel_start = UINT64_MAX;
 	st->notes_used = 0;
 	st->notes_dropped = 0;
 	return ITD_OK;
@@ -192,9 +195,17 @@ static void on_tick(void *ctx, uint64_t tick, uint64_t last_arrival, uint64_t ha
 	struct itd_store *st = ctx;
 	if (st->payload)
 		itd_store_notes_close(st, tick, itd_engine_now_ms(st->e));
+	uint64_t tel_end = st->tel_seq ? st->tel_seq(st->tel_ctx) : 0;
+	/* Where its telemetry began: known when the audit observer saw the
+	 * tick's events (none seen: it had none). */
+	uint64_t tel_start = st->tel_start;
+	if (tel_start == UINT64_MAX && st->payload && st->tel_seq)
+		tel_start = tel_end;
+	st->tel_start = UINT64_MAX;
 	struct itd_journal_tick rec = {
 		.tick = tick, .last_arrival = last_arrival, .state_hash = hash,
-		.tel_seq = st->tel_seq ? st->tel_seq(st->tel_ctx) : 0,
+		.tel_seq = tel_end, .slip_ns = itd_engine_tick_slip_ns(st->e), .tel_start = tel_start,
+		.time_ms = itd_engine_now_ms(st->e),
 		.auto_seqs = attempts, .n_auto_seqs = (uint32_t)n,
 		.notes = st->notes, .notes_len = st->notes_used};
 	uint64_t prev = st->tick_ticket;
@@ -282,6 +293,9 @@ struct replay {
 	bool nocheck;                  /* do not compare hashes (divergence report) */
 	uint64_t until;                /* stop after this tick (0: run all) */
 	uint64_t diverged;             /* the tick whose hash did not match */
+	uint64_t seq_before;           /* the telemetry seq before tick r->next */
+	itd_store_replay_fn on_tick;   /* told before each tick, or NULL */
+	void *ctx;                     /* its argument */
 	char *err;                     /* where a divergence is described */
 	size_t cap;
 };
@@ -294,6 +308,12 @@ static int run_tick(struct replay *r)
 {
 	const struct itd_journal_tick *t = &r->l->t[r->next];
 	const uint64_t *seqs = r->l->seqs + (uintptr_t)t->auto_seqs;
+	if (r->on_tick)
+		r->on_tick(r->ctx, t->tick,
+			   t->tel_start != UINT64_MAX ? t->tel_start : r->seq_before, t->tel_seq,
+			   r->l->t[r->l->n - 1].tel_seq);
+	r->seq_before = t->tel_seq;
+	itd_engine_replay_timing(r->e, t->time_ms, t->slip_ns);
 	int rc = itd_engine_replay_seqs(r->e, seqs, t->n_auto_seqs);
 	if (!rc)
 		rc = itd_engine_step(r->e);
@@ -369,7 +389,7 @@ static int recover(struct itd_store *st, struct itd_engine *e, bool from_snapsho
 {
 	struct tick_list l = {0};
 	struct replay r = {.e = e, .l = &l, .nocheck = until != 0, .until = until, .err = err,
-			   .cap = cap};
+			   .cap = cap, .on_tick = until ? NULL : st->on_replay, .ctx = st->replay_ctx};
 	memset(out, 0, sizeof *out);
 	err[0] = '\0';
 	uint64_t arrivals = 0;
@@ -391,6 +411,7 @@ static int recover(struct itd_store *st, struct itd_engine *e, bool from_snapsho
 		} else {
 			out->tel_seq = l.t[0].tel_seq;
 			out->last_tick = from;
+			r.seq_before = l.t[0].tel_seq;
 			r.next = 1;
 		}
 	}
@@ -411,6 +432,12 @@ static int recover(struct itd_store *st, struct itd_engine *e, bool from_snapsho
 	itd_free(l.t);
 	itd_free(l.seqs);
 	return rc;
+}
+
+void itd_store_on_replay(struct itd_store *st, itd_store_replay_fn fn, void *ctx)
+{
+	st->on_replay = fn;
+	st->replay_ctx = ctx;
 }
 
 int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,

@@ -68,6 +68,14 @@ struct itd_store_recovery {
 int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,
 		      struct itd_store_recovery *out, char *err, size_t cap);
 
+/* Told before each tick a recovery re-runs: the tick, the telemetry seq
+ * recorded before and after it, and the seq the journal ends at.  A front
+ * end re-emits from here the events of the last ticks, which were durable
+ * but perhaps never delivered when the process stopped. */
+typedef void (*itd_store_replay_fn)(void *ctx, uint64_t tick, uint64_t seq_before,
+				    uint64_t seq_after, uint64_t seq_end);
+void itd_store_on_replay(struct itd_store *st, itd_store_replay_fn fn, void *ctx);
+
 /* Which fields a divergence changed: after itd_store_recover reported
  * ITD_EVERIFY at `tick`, re-run the journal (unchecked) into `fresh` up to
  * the first valid snapshot at or after the tick, load that snapshot into

@@ -13,6 +13,10 @@ struct itd_store {
 	uint64_t (*tel_seq)(void *ctx);/* the telemetry seq provider, or NULL */
 	void *tel_ctx;                 /* its argument */
 	uint64_t tick_ticket;          /* the last tick record's ticket (tick thread) */
+	uint64_t tel_start;            /* this tick's telemetry seq before its first
+					  event (UINT64_MAX: no event yet) */
+	itd_store_replay_fn on_replay; /* told of each tick a recovery re-runs, or NULL */
+	void *replay_ctx;              /* its argument */
 
 	/* Snapshots (tick thread). */
 	uint64_t snap_every;           /* a snapshot every N ticks; 0: none */

@@ -142,6 +142,8 @@ int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
 		return ITD_EINVAL;
 	struct jrec_tick f = {.tick = rec->tick, .last_arrival = rec->last_arrival,
 			      .state_hash = rec->state_hash, .tel_seq = rec->tel_seq,
+			      .slip_ns = rec->slip_ns, .tel_start = rec->tel_start,
+			      .time_ms = rec->time_ms,
 			      .n_auto = rec->n_auto_seqs, .notes_len = rec->notes_len};
 	return append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
 		      (size_t)rec->n_auto_seqs * sizeof(uint64_t), rec->notes, rec->notes_len,

@@ -11,7 +11,7 @@
 #include "core/core.h"
 
 /* The on-disk format this build writes and reads (meta key format_version). */
-#define ITD_JOURNAL_FORMAT 2
+#define ITD_JOURNAL_FORMAT 3
 /* The database file inside the data directory. */
 #define ITD_JOURNAL_DB "intentd.db"
 /* Default byte budget of the append queue. */
@@ -61,6 +61,16 @@ struct itd_journal_tick {
 	uint64_t last_arrival;             /* last arrival this tick applied */
 	uint64_t state_hash;               /* state hash at its end */
 	uint64_t tel_seq;                  /* telemetry seq at its end */
+	uint64_t slip_ns;                  /* how late it started (its engine.slip
+					      event is replayed from this) */
+	int64_t time_ms;                   /* its time (a paced run's wall clock),
+					      replayed with it; INT64_MIN: not
+					      known (format 2) */
+	uint64_t tel_start;                /* telemetry seq before its first event:
+					      events between ticks (telemetry.delayed,
+					      store.*) are not the tick's, and its
+					      events replay with the seqs they had;
+					      UINT64_MAX: not known (format 2) */
 	const uint64_t *auto_seqs;         /* seqs created on the tick thread, in order */
 	uint32_t n_auto_seqs;              /* how many */
 	const void *notes;                 /* the tick's audit notes (itd_journal_note_put), */

@@ -8,7 +8,7 @@
 
 #include "store_journal_int.h"
 
-/* The schema (format 2).  meta holds format_version, scenario_name,
+/* The schema (format 3; format 2 lacked tick.slip_ns and is upgraded on open).  meta holds format_version, scenario_name,
  * scenario_sha256, scenario_text, seed, rate and created_ms.  `intent` is
  * an index for queries, kept by the writer from the audit notes: one row
  * per intent, never deleted (the story itself is in `audit`, whose table
@@ -18,7 +18,8 @@ static const char schema_sql[] =
 	"CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
 	" wall_ms INTEGER, actor TEXT, data BLOB);"
 	"CREATE TABLE tick(tick INTEGER PRIMARY KEY, last_arrival INTEGER,"
-	" state_hash INTEGER, tel_seq INTEGER, auto_seqs BLOB);"
+	" state_hash INTEGER, tel_seq INTEGER, auto_seqs BLOB,"
+	" slip_ns INTEGER NOT NULL DEFAULT 0, tel_start INTEGER, time_ms INTEGER);"
 	"CREATE TABLE snapshot(tick INTEGER PRIMARY KEY, data BLOB, checksum INTEGER);"
 	"CREATE TABLE intent(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
 	" status TEXT NOT NULL, actor TEXT NOT NULL, created_tick INTEGER NOT NULL,"
@@ -201,9 +202,27 @@ static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 	sqlite3_finalize(st);
 	if (src != SQLITE_DONE)
 		return sq_fail(j, db, src, "reading meta", err, cap);
+	if (format == 2 && !j->readonly) {
+		/* Format 2 did not record each tick's time, how late it
+		 * started, nor where its telemetry began: its ticks replay as
+		 * before, with the state (and its hash) exactly, the
+		 * telemetry's times and slips not. */
+		int rc = exec(j, db,
+			      "BEGIN; ALTER TABLE tick ADD COLUMN slip_ns INTEGER NOT NULL DEFAULT 0;"
+			      " ALTER TABLE tick ADD COLUMN tel_start INTEGER;"
+			      " ALTER TABLE tick ADD COLUMN time_ms INTEGER;"
+			      " UPDATE meta SET value = 3 WHERE key = 'format_version'; COMMIT;",
+			      err, cap);
+		if (rc) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		format = ITD_JOURNAL_FORMAT;
+	}
 	if (format != ITD_JOURNAL_FORMAT) {
-		snprintf(err, cap, "%s: journal format %" PRId64 ", this build reads format %d",
-			 j->path, format, ITD_JOURNAL_FORMAT);
+		snprintf(err, cap, "%s: journal format %" PRId64 ", this build reads format %d%s",
+			 j->path, format, ITD_JOURNAL_FORMAT,
+			 format == 2 ? " (a server or sim on this directory upgrades it)" : "");
 		return ITD_ECONFIG;
 	}
 	if (j->have_sha && (!have_sha || memcmp(sha, j->sha, sizeof sha))) {
@@ -319,8 +338,8 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 		goto fail;
 	if ((rc = prepare(j, "INSERT INTO input(arrival, kind, seq, wall_ms, actor, data)"
 			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &j->st_input, err, cap)) ||
-	    (rc = prepare(j, "INSERT INTO tick(tick, last_arrival, state_hash, tel_seq, auto_seqs)"
-			     " VALUES(?1, ?2, ?3, ?4, ?5)", &j->st_tick, err, cap)) ||
+	    (rc = prepare(j, "INSERT INTO tick(tick, last_arrival, state_hash, tel_seq, auto_seqs,"
+			     " slip_ns, tel_start, time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &j->st_tick, err, cap)) ||
 	    (rc = prepare(j, "INSERT OR REPLACE INTO snapshot(tick, data, checksum)"
 			     " VALUES(?1, ?2, ?3)", &j->st_snap, err, cap)) ||
 	    (rc = prepare(j, "BEGIN", &j->st_begin, err, cap)) ||
@@ -458,6 +477,15 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)f.tel_seq);
 		sqlite3_bind_blob64(st, 5, f.n_auto ? (const void *)v : "", f.n_auto * 8,
 				    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)f.slip_ns);
+		if (f.tel_start == UINT64_MAX)
+			sqlite3_bind_null(st, 7);
+		else
+			sqlite3_bind_int64(st, 7, (sqlite3_int64)f.tel_start);
+		if (f.time_ms == INT64_MIN)
+			sqlite3_bind_null(st, 8);
+		else
+			sqlite3_bind_int64(st, 8, f.time_ms);
 		if (f.tick > b->last_tick)
 			b->last_tick = f.tick;
 		b->records++;

@@ -43,6 +43,10 @@ struct jrec_tick {
 	uint64_t last_arrival;             /* last arrival applied */
 	uint64_t state_hash;               /* state hash */
 	uint64_t tel_seq;                  /* telemetry seq */
+	uint64_t slip_ns;                  /* how late the tick started */
+	int64_t time_ms;                   /* its time (INT64_MIN: not known) */
+	uint64_t tel_start;                /* telemetry seq before its first event
+					      (UINT64_MAX: not known) */
 	uint64_t n_auto;                   /* u64 LE seqs that follow */
 	uint64_t notes_len;                /* note bytes after the seqs */
 };

@@ -72,7 +72,8 @@ int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick, itd_journ
 	uint64_t *seqs = NULL;
 	size_t seqs_cap = 0;
 	int rc = reader_query(j,
-			      "SELECT tick, last_arrival, state_hash, tel_seq, auto_seqs FROM tick"
+			      "SELECT tick, last_arrival, state_hash, tel_seq, auto_seqs, slip_ns, tel_start,"
+			      " time_ms FROM tick"
 			      " WHERE tick > ?1 ORDER BY tick",
 			      after_tick, &db, &st);
 	if (rc)
@@ -84,6 +85,13 @@ int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick, itd_journ
 			.last_arrival = (uint64_t)sqlite3_column_int64(st, 1),
 			.state_hash = (uint64_t)sqlite3_column_int64(st, 2),
 			.tel_seq = (uint64_t)sqlite3_column_int64(st, 3),
+			.slip_ns = (uint64_t)sqlite3_column_int64(st, 5),
+			.tel_start = sqlite3_column_type(st, 6) == SQLITE_NULL
+					     ? UINT64_MAX
+					     : (uint64_t)sqlite3_column_int64(st, 6),
+			.time_ms = sqlite3_column_type(st, 7) == SQLITE_NULL
+					   ? INT64_MIN
+					   : (int64_t)sqlite3_column_int64(st, 7),
 		};
 		const void *blob = sqlite3_column_blob(st, 4);
 		size_t n = (size_t)sqlite3_column_bytes(st, 4);

@@ -84,6 +84,8 @@ static void put(struct itd_store *st, const struct itd_journal_note *n)
 static void on_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
 {
 	struct itd_store *st = ctx;
+	if (st->tel_start == UINT64_MAX && st->tel_seq)
+		st->tel_start = st->tel_seq(st->tel_ctx);
 	if (st->next.event)
 		st->next.event(st->next.ctx, e, ev);
 	/* The effect runs right after the authorization: keep the state it

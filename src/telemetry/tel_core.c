@@ -343,6 +343,13 @@ void itd_tel_destroy(struct itd_tel *t)
 	tel_free(t, true);
 }
 
+void itd_tel_set_policy(struct itd_tel *t, enum itd_tel_policy policy)
+{
+	pthread_mutex_lock(&t->mu);
+	t->policy = policy;
+	pthread_mutex_unlock(&t->mu);
+}
+
 void itd_tel_set_seq(struct itd_tel *t, uint64_t seq)
 {
 	__atomic_store_n(&t->seq, seq, __ATOMIC_RELAXED);

@@ -98,6 +98,19 @@ struct itd_sink_ops {
 int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_ops **ops,
 		       void **ctx, char *err, size_t cap);
 int itd_sink_stdout_open(const struct itd_sink_ops **ops, void **ctx);
+/* A run resumed from its journal appends to its file again and re-emits
+ * the events of the ticks it replays, with the seqs they had: the file
+ * sink (ctx from itd_sink_file_open, before it is attached) then skips
+ * every event up to the last one of run_id the file already holds. */
+void itd_sink_file_resume(void *ctx, const char *run_id);
+
+/* The file telemetry goes to: `where`, or logs/telemetry/RUN_ID.jsonl. */
+void itd_tel_file_path(const char *where, const char *run_id, char *buf, size_t cap);
+/* Call fn with each complete line of run_id's events in the last
+ * max_bytes of the file at path, oldest first (a restarted server refills
+ * its live stream).  0 (also for a missing file), ITD_EIO or ITD_ENOMEM. */
+int itd_tel_file_tail(const char *path, const char *run_id, size_t max_bytes,
+		      void (*fn)(void *ctx, const char *line, size_t n), void *ctx);
 
 /* ------------------------------------------------------------- telemetry */
 
@@ -168,6 +181,10 @@ struct itd_tel_sink_stats {
 	uint64_t write_errors;   /* failed writes */
 	uint64_t bytes;          /* bytes written */
 };
+
+/* Change the policy (from the emitting thread): a server re-emitting a
+ * recovered run's events waits for its sinks rather than drop them. */
+void itd_tel_set_policy(struct itd_tel *t, enum itd_tel_policy policy);
 
 /* Continue the sequence after `seq` (a run resumed from its journal):
  * the next event gets seq + 1.  Call before the first event. */

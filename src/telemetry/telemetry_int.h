@@ -55,6 +55,11 @@ struct itd_jw {
 /* Format a double as JSON (number or null) into p, which must have room
  * for TEL_NUM_MAX bytes; returns the new end.  Deterministic. */
 #define TEL_NUM_MAX 32
+/* tel_resume.c: an event line's envelope seq (false: none), and whether
+ * it is an event of run_id. */
+bool tel_line_seq(const char *line, size_t n, uint64_t *seq);
+bool tel_line_of_run(const char *line, size_t n, const char *run_id);
+
 char *tel_dtoa(char *p, double v);
 /* Decimal digits of v into p (room for 20 bytes); returns the new end. */
 char *tel_utoa(char *p, uint64_t v);

@@ -70,11 +70,10 @@ int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, 
 		name = "stdout";
 	} else {
 		char path[4096];
-		if (where)
-			snprintf(path, sizeof path, "%s", where);
-		else
-			snprintf(path, sizeof path, "logs/telemetry/%s.jsonl", run_id);
+		itd_tel_file_path(where, run_id, path, sizeof path);
 		rc = itd_sink_file_open(path, !append, &ops, &ctx, err, cap);
+		if (!rc && append)
+			itd_sink_file_resume(ctx, run_id);
 	}
 	if (!rc)
 		rc = itd_tel_add_sink(t, name, ops, ctx);

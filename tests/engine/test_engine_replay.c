@@ -331,6 +331,60 @@ static void test_damaged_encodings_are_refused(void **state)
 	itd_scenario_destroy(s);
 }
 
+/* The engine's events, for the timing test. */
+struct timing_seen {
+	int slips;              /* engine.slip events */
+	uint64_t slip_n;        /* the last one's ticks late */
+	int64_t tick_ms;        /* the last engine.tick's time */
+};
+
+static void timing_event(void *ctx, const struct itd_engine *e, const struct itd_event *ev)
+{
+	struct timing_seen *t = ctx;
+	if (ev->kind == ITD_EV_ENGINE_SLIP) {
+		t->slips++;
+		t->slip_n = ev->n;
+	} else if (ev->kind == ITD_EV_ENGINE_TICK) {
+		t->tick_ms = itd_engine_now_ms(e);
+	}
+}
+
+/* A replayed tick runs at the time its record names and reports the slip
+ * it had, so its events are the ones first reported; the next tick, given
+ * nothing, runs on the clock again, on time. */
+static void test_replay_restores_a_ticks_time_and_slip(void **state)
+{
+	(void)state;
+	struct itd_scenario *s = scenario();
+	struct timing_seen seen = {0};
+	struct itd_observer obs = {.event = timing_event, .ctx = &seen};
+	struct itd_engine_config cfg = {.scn = s, .seed = 1, .rate_hz = 10, .obs = &obs};
+	struct itd_engine *e;
+	assert_int_equal(itd_engine_create(&cfg, &e), ITD_OK);
+	itd_engine_replay_timing(e, 1700000000123, 250000000); /* 2.5 periods late */
+	assert_int_equal(itd_engine_step(e), ITD_OK);
+	assert_int_equal(itd_engine_now_ms(e), 1700000000123);
+	assert_int_equal(seen.tick_ms, 1700000000123);
+	assert_int_equal(seen.slips, 1);
+	assert_int_equal(seen.slip_n, 2);
+	assert_int_equal(itd_engine_tick_slip_ns(e), 250000000);
+	struct itd_engine_stats st;
+	itd_engine_stats(e, &st);
+	assert_int_equal(st.slips, 1);
+	assert_int_equal(itd_engine_step(e), ITD_OK);
+	assert_true(itd_engine_now_ms(e) != 1700000000123);
+	assert_int_equal(seen.slips, 1);
+	assert_int_equal(itd_engine_tick_slip_ns(e), 0);
+	/* INT64_MIN: the clock's time, even with a slip. */
+	itd_engine_replay_timing(e, INT64_MIN, 300000000);
+	assert_int_equal(itd_engine_step(e), ITD_OK);
+	assert_int_equal(seen.slips, 2);
+	assert_int_equal(seen.slip_n, 3);
+	assert_true(itd_engine_now_ms(e) != 1700000000123);
+	itd_engine_destroy(e);
+	itd_scenario_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_replay_is_exact_when_a_submitter_races_the_tick),
 		cmocka_unit_test(test_a_refusing_journal_refuses_the_input),
 		cmocka_unit_test(test_damaged_encodings_are_refused),
+		cmocka_unit_test(test_replay_restores_a_ticks_time_and_slip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,8 +38,26 @@ static int check_tick(void *ctx, const struct itd_journal_tick *r)
 	s->n_ticks++;
 	s->ok &= r->last_arrival == r->tick && r->state_hash == ~r->tick && r->tel_seq == r->tick * 3 &&
 		 r->n_auto_seqs == (uint32_t)(r->tick % 3);
+	/* Timing and telemetry start: odd ticks slipped; tick 7 does not
+	 * know where its telemetry began, tick 9 not its time. */
+	s->ok &= r->slip_ns == (r->tick % 2 ? r->tick * 1000 : 0) &&
+		 r->tel_start == (r->tick == 7 ? UINT64_MAX : r->tick * 3 - 2) &&
+		 r->time_ms == (r->tick == 9 ? INT64_MIN : 1700000000000 + (int64_t)r->tick * 100);
 	for (uint32_t i = 0; i < r->n_auto_seqs; i++)
 		s->ok &= r->auto_seqs[i] == r->tick * 100 + i;
+	return 0;
+}
+
+struct tick_box {
+	struct itd_journal_tick *t;        /* room for 2 */
+	int *n;
+};
+
+static int collect_ticks(void *ctx, const struct itd_journal_tick *r)
+{
+	struct tick_box *b = ctx;
+	if (*b->n < 2)
+		b->t[(*b->n)++] = *r;
 	return 0;
 }
 
@@ -96,9 +114,12 @@ static void test_round_trip(void **state)
 			uint64_t tk = a / 5 * 2 - 1;
 			for (uint64_t k = tk; k <= tk + 1; k++) {
 				uint64_t seqs[2] = {k * 100, k * 100 + 1};
-				struct itd_journal_tick tr = {.tick = k, .last_arrival = k, .state_hash = ~k,
-							      .tel_seq = k * 3, .auto_seqs = seqs,
-							      .n_auto_seqs = (uint32_t)(k % 3)};
+				struct itd_journal_tick tr = {
+					.tick = k, .last_arrival = k, .state_hash = ~k, .tel_seq = k * 3,
+					.slip_ns = k % 2 ? k * 1000 : 0,
+					.tel_start = k == 7 ? UINT64_MAX : k * 3 - 2,
+					.time_ms = k == 9 ? INT64_MIN : 1700000000000 + (int64_t)k * 100,
+					.auto_seqs = seqs, .n_auto_seqs = (uint32_t)(k % 3)};
 				assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
 				if (k % 10 == 0) {
 					for (size_t i = 0; i < sizeof snap; i++)
@@ -133,6 +154,74 @@ static void test_round_trip(void **state)
 	assert_int_equal(itd_journal_tick(j, &tk, &t), ITD_EINVAL);
 	assert_int_equal(put_input(j, 51, "x"), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
+	rm_dir(dir);
+}
+
+/* ------------------------------------------------------- format upgrade */
+
+/* A format 2 journal (no slip_ns, tel_start, time_ms) opened for writing
+ * is upgraded in place, its ticks read back with those not known; opened
+ * read-only, it is refused with a message saying what upgrades it. */
+static void test_format2_upgrade(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-fmt2");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	struct itd_journal *j = open_ok(&cfg);
+	uint64_t t;
+	struct itd_journal_tick tr = {.tick = 1, .last_arrival = 0, .state_hash = 42, .tel_seq = 5,
+				      .slip_ns = 9, .tel_start = 1, .time_ms = 77};
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "ALTER TABLE tick DROP COLUMN slip_ns;"
+				      "ALTER TABLE tick DROP COLUMN tel_start;"
+				      "ALTER TABLE tick DROP COLUMN time_ms;"
+				      "UPDATE meta SET value = 2 WHERE key = 'format_version';",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	struct itd_journal_config ro = cfg;
+	ro.create = false;
+	ro.readonly = true;
+	char err[512];
+	struct itd_journal *r = NULL;
+	assert_int_equal(itd_journal_open(&ro, &r, err, sizeof err), ITD_ECONFIG);
+	assert_non_null(strstr(err, "journal format 2"));
+	assert_non_null(strstr(err, "upgrades it"));
+
+	cfg.create = false;
+	j = open_ok(&cfg);
+	struct itd_journal_tick got[2];
+	int n = 0;
+	assert_int_equal(itd_journal_read_ticks(j, 0, collect_ticks, &(struct tick_box){got, &n}),
+			 ITD_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].state_hash, 42);
+	assert_int_equal(got[0].slip_ns, 0);
+	assert_true(got[0].tel_start == UINT64_MAX);
+	assert_true(got[0].time_ms == INT64_MIN);
+	/* New ticks keep everything. */
+	tr = (struct itd_journal_tick){.tick = 2, .state_hash = 43, .tel_seq = 9, .slip_ns = 5,
+				       .tel_start = 6, .time_ms = 88};
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	n = 0;
+	assert_int_equal(itd_journal_read_ticks(j, 1, collect_ticks, &(struct tick_box){got, &n}),
+			 ITD_OK);
+	assert_int_equal(n, 1);
+	assert_true(got[0].slip_ns == 5 && got[0].tel_start == 6 && got[0].time_ms == 88);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	/* Upgraded: read-only opens now work. */
+	r = open_ok(&ro);
+	assert_int_equal(itd_journal_close(r), ITD_OK);
 	rm_dir(dir);
 }
 
@@ -203,6 +292,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_format2_upgrade),
 		cmocka_unit_test(test_corrupt_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

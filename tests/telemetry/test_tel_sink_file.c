@@ -134,12 +134,118 @@ static void test_append_drops_a_torn_last_line(void **state)
 	free(dir);
 }
 
+/* A line as the telemetry envelope has it. */
+static int ev_line(char *buf, size_t cap, const char *run, uint64_t seq)
+{
+	return snprintf(buf, cap,
+			"{\"schema_version\":\"1.0\",\"timestamp\":\"t\",\"source\":\"engine\","
+			"\"run_id\":\"%s\",\"cycle\":1,\"seq\":%llu,\"event\":\"engine.tick\","
+			"\"payload\":{\"note\":\",\\\"seq\\\":1\"}}\n",
+			run, (unsigned long long)seq);
+}
+
+/* Write seq from..to of run into buf (whole lines); returns the length. */
+static size_t ev_lines(char *buf, size_t cap, const char *run, uint64_t from, uint64_t to)
+{
+	size_t n = 0;
+	for (uint64_t s = from; s <= to; s++)
+		n += (size_t)ev_line(buf + n, cap - n, run, s);
+	return n;
+}
+
+/* The seqs the file holds, in order, as "1,2,3". */
+static void seqs_of(const char *path, char *out, size_t cap)
+{
+	size_t len, n = 0;
+	char *data = itd_test_read_file(path, &len);
+	out[0] = '\0';
+	for (char *p = data; (p = strstr(p, ",\"seq\":")); p++)
+		n += (size_t)snprintf(out + n, cap - n, "%s%llu", n ? "," : "",
+				      strtoull(p + 7, NULL, 10));
+	free(data);
+}
+
+struct tail {
+	int n;                 /* lines seen */
+	bool whole;            /* each a whole event line */
+};
+
+static void tail_line(void *ctx, const char *line, size_t len)
+{
+	struct tail *t = ctx;
+	t->n++;
+	t->whole = t->n == 1 ? len > 2 && line[0] == '{' && line[len - 1] == '}'
+			     : t->whole && line[0] == '{' && line[len - 1] == '}';
+}
+
+/* A run resumed from its journal re-emits events the file may hold
+ * already: the sink skips those, up to the last event of the same run,
+ * and writes the rest once.  Another run's file is not skipped into. */
+static void test_resume_skips_what_the_file_holds(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("resume");
+	char path[4200], buf[8192], got[512];
+	snprintf(path, sizeof path, "%s/t.jsonl", dir);
+	const struct itd_sink_ops *ops;
+	void *ctx;
+	char err[256];
+
+	/* seq 1..5 of run r1, the last line torn by a crash. */
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	size_t n = ev_lines(buf, sizeof buf, "r1", 1, 5);
+	fwrite(buf, 1, n - 10, f);
+	fclose(f);
+	assert_int_equal(itd_sink_file_open(path, false, &ops, &ctx, err, sizeof err), ITD_OK);
+	itd_sink_file_resume(ctx, "r1");
+	/* Re-emitted 3..6 in one write, then 7..8: 1..4 were there. */
+	n = ev_lines(buf, sizeof buf, "r1", 3, 6);
+	assert_int_equal(ops->write(ctx, buf, n), ITD_OK);
+	n = ev_lines(buf, sizeof buf, "r1", 7, 8);
+	assert_int_equal(ops->write(ctx, buf, n), ITD_OK);
+	ops->close(ctx);
+	seqs_of(path, got, sizeof got);
+	assert_string_equal(got, "1,2,3,4,5,6,7,8");
+
+	/* Another run's events: nothing skipped. */
+	assert_int_equal(itd_sink_file_open(path, false, &ops, &ctx, err, sizeof err), ITD_OK);
+	itd_sink_file_resume(ctx, "r2");
+	n = ev_lines(buf, sizeof buf, "r2", 1, 2);
+	assert_int_equal(ops->write(ctx, buf, n), ITD_OK);
+	ops->close(ctx);
+	seqs_of(path, got, sizeof got);
+	assert_string_equal(got, "1,2,3,4,5,6,7,8,1,2");
+
+	/* The tail of the file, r1's lines only. */
+	struct tail t = {0};
+	assert_int_equal(itd_tel_file_tail(path, "r1", 100000, tail_line, &t), ITD_OK);
+	assert_int_equal(t.n, 8);
+	assert_true(t.whole);
+	t.n = 0;
+	/* A short tail starts at a whole line. */
+	assert_int_equal(itd_tel_file_tail(path, "r1", 1000, tail_line, &t), ITD_OK);
+	assert_true(t.n >= 1 && t.n < 8 && t.whole);
+	t.n = 0;
+	assert_int_equal(itd_tel_file_tail(path, "r9", 100000, tail_line, &t), ITD_OK);
+	assert_int_equal(t.n, 0);
+	/* A missing file has no tail, and that is no error. */
+	char missing[4300];
+	snprintf(missing, sizeof missing, "%s/none.jsonl", dir);
+	assert_int_equal(itd_tel_file_tail(missing, "r1", 100, tail_line, &t), ITD_OK);
+	assert_int_equal(t.n, 0);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_sink_appends_all_events_in_order),
 		cmocka_unit_test(test_file_sink_errors),
 		cmocka_unit_test(test_append_drops_a_torn_last_line),
+		cmocka_unit_test(test_resume_skips_what_the_file_holds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
