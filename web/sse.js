@@ -5,12 +5,24 @@
 // seq of the last real event: gap, cut_off and shutdown messages carry no
 // id), and reconnects with jittered exponential backoff (0.5 s .. 10 s).
 // A connection silent for longer than the server's 15 s ping is dropped
-// and reopened.
+// and reopened.  A burst (a resume from far back, or the page catching up
+// after the machine kept it waiting) is parsed in slices of SLICE_MS,
+// giving the page back in between, so input and drawing never wait long.
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const SILENCE_MS = 40000; // the server pings after 15 s without events
 const STABLE_MS = 3000;   // a connection this old resets the backoff
+const SLICE_MS = 8;       // parse at most this long before yielding
+
+/** Let the page run (input, a frame) before going on: a new task. */
+function yieldToPage() {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    ch.port2.postMessage(0);
+  });
+}
 
 export class SseClient {
   /**
@@ -117,7 +129,8 @@ export class SseClient {
         if (gen !== this.generation) return 'replaced';
         last = performance.now();
         buf += dec.decode(value, { stream: true });
-        buf = this.lines(buf, msg);
+        buf = await this.lines(buf, msg, gen);
+        if (gen !== this.generation) return 'replaced';
       }
     } catch (e) {
       return e && e.name === 'AbortError' ? 'no data for 40 s' : (e && e.message) || 'read error';
@@ -131,11 +144,13 @@ export class SseClient {
     }
   }
 
-  /** Feed complete lines of buf to the message parser; returns the rest. */
-  lines(buf, msg) {
+  /** Feed complete lines of buf to the message parser, yielding to the
+   * page every SLICE_MS; resolves to the rest (an incomplete line). */
+  async lines(buf, msg, gen) {
     const re = /\r\n|\n|\r/g;
     let start = 0;
-    for (;;) {
+    let t0 = performance.now();
+    for (let n = 1; ; n++) {
       re.lastIndex = start;
       const m = re.exec(buf);
       if (!m) break;
@@ -143,6 +158,13 @@ export class SseClient {
       if (m[0] === '\r' && m.index === buf.length - 1) break;
       this.line(buf.slice(start, m.index), msg);
       start = m.index + m[0].length;
+      if (n % 16 === 0 && performance.now() - t0 > SLICE_MS) {
+        buf = buf.slice(start);
+        start = 0;
+        await yieldToPage();
+        if (gen !== this.generation) return '';
+        t0 = performance.now();
+      }
     }
     return buf.slice(start);
   }

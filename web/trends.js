@@ -56,6 +56,8 @@ export class TrendView {
     this.charts = new Map(); // field -> Chart
     this.drawn = -Infinity;  // performance.now() when the last round of redraws began
     this.pending = [];       // the charts still to redraw in this round
+    this.unbuilt = [];       // fields whose chart is still to be made
+    this.holdFrames = 0;     // frames to wait before making one
     this.select.addEventListener('change', () => {
       this.drawn = -Infinity;
       this.model.mark('trends');
@@ -66,10 +68,17 @@ export class TrendView {
     return (Number(this.select.value) || 120) * 1000;
   }
 
-  /** Drop the charts and build one per number field of the scenario. */
+  /** Drop the charts and lay out one per number field of the scenario.
+   * Making a chart costs tens of milliseconds, so each is made in a frame
+   * of its own (render), never all in the page's first frame. */
   rebuild() {
     for (const c of this.charts.values()) c.destroy();
     this.charts.clear();
+    this.unbuilt = [];
+    this.pending = [];
+    // Not in this frame: the page's first layout comes first, and a
+    // chart made now would force it inside its own making.
+    this.holdFrames = 1;
     clear(this.root);
     const Chart = window.Chart;
     const numeric = this.model.fields.filter((f) => f.type === 'number');
@@ -90,60 +99,71 @@ export class TrendView {
         h('figcaption', { text: f.unit ? `${f.name} (${f.unit})` : f.name }),
         h('div', { class: 'canvas-box' }, canvas));
       this.root.append(box);
-      const color = COLORS[i % COLORS.length];
-      const chart = new Chart(canvas, {
-        type: 'line',
-        data: { datasets: [{ label: f.name, data: [], borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, tension: 0, spanGaps: true }] },
-        options: {
-          animation: false,
-          responsive: true,
-          maintainAspectRatio: false,
-          parsing: false,
-          normalized: true,
-          interaction: { mode: 'nearest', axis: 'x', intersect: false },
-          plugins: {
-            legend: { display: false },
-            decimation: { enabled: true, algorithm: 'min-max' },
-            tooltip: {
-              callbacks: {
-                title: (items) => (items.length ? fmtClock(items[0].parsed.x) : ''),
-                label: (item) => `${f.name} ${fmtNum(item.parsed.y)}${f.unit ? ' ' + f.unit : ''}`,
-              },
-            },
-          },
-          scales: {
-            x: {
-              type: 'linear',
-              ticks: { maxTicksLimit: 5, callback: (v) => fmtClock(v) },
-              grid: { display: false },
-            },
-            y: { ticks: { maxTicksLimit: 6, callback: (v) => fmtNum(v) } },
-          },
-        },
-        plugins: [limitLines],
-      });
-      chart.$itdLimits = Object.keys(LIMIT_STYLE)
-        .filter((k) => typeof f[k] === 'number')
-        .map((k) => ({ value: f[k], label: k.replace('_', ' '), ...LIMIT_STYLE[k] }));
-      this.charts.set(f.name, chart);
+      this.unbuilt.push({ f, canvas, color: COLORS[i % COLORS.length] });
     });
   }
 
+  /** Make one field's chart. */
+  build({ f, canvas, color }) {
+    const Chart = window.Chart;
+    const chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: [{ label: f.name, data: [], borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, tension: 0, spanGaps: true }] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        normalized: true,
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        plugins: {
+          legend: { display: false },
+          decimation: { enabled: true, algorithm: 'min-max' },
+          tooltip: {
+            callbacks: {
+              title: (items) => (items.length ? fmtClock(items[0].parsed.x) : ''),
+              label: (item) => `${f.name} ${fmtNum(item.parsed.y)}${f.unit ? ' ' + f.unit : ''}`,
+            },
+          },
+        },
+        scales: {
+          x: {
+            type: 'linear',
+            ticks: { maxTicksLimit: 5, callback: (v) => fmtClock(v) },
+            grid: { display: false },
+          },
+          y: { ticks: { maxTicksLimit: 6, callback: (v) => fmtNum(v) } },
+        },
+      },
+      plugins: [limitLines],
+    });
+    chart.$itdLimits = Object.keys(LIMIT_STYLE)
+      .filter((k) => typeof f[k] === 'number')
+      .map((k) => ({ value: f[k], label: k.replace('_', ' '), ...LIMIT_STYLE[k] }));
+    this.charts.set(f.name, chart);
+    this.draw(f.name, chart);
+  }
+
   /**
-   * Redraw the charts: all of them when `force`, else one per frame (the
-   * frame's costly redraw, util.js takeHeavy), a round every DRAW_EVERY_MS
-   * at most.  Redrawing every chart of thousands of points in each frame
-   * blocks the page for too long when ticks come fast; a chart redrawn
-   * twice a second is smooth for a window of 30 s or more.  The rest of a
-   * round comes in later frames (the view marks itself dirty again).
+   * Redraw the charts one per frame (the frame's costly redraw, util.js
+   * takeHeavy), a round every DRAW_EVERY_MS at most; `force` starts a
+   * round now (the whole page redrawn).  Redrawing every chart of
+   * thousands of points in each frame blocks the page for too long when
+   * ticks come fast; a chart redrawn twice a second is smooth for a window
+   * of 30 s or more.  The rest of a round comes in later frames (the view
+   * marks itself dirty again), and so do charts not made yet.
    */
   render(force) {
     const t = performance.now();
-    if (force) {
-      this.pending = [];
-      this.drawn = t;
-      for (const [name, chart] of this.charts) this.draw(name, chart);
+    if (this.unbuilt.length) {
+      if (this.holdFrames > 0) this.holdFrames--;
+      else if (takeHeavy()) this.build(this.unbuilt.shift());
+      this.model.mark('trends');
       return;
+    }
+    if (force) {
+      this.pending = [...this.charts.keys()];
+      this.drawn = t;
     }
     if (!this.pending.length) {
       if (t - this.drawn < DRAW_EVERY_MS) {
