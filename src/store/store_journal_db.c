@@ -3,6 +3,7 @@
  * write one batch of queued records in one transaction. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -397,9 +398,63 @@ static int step(sqlite3_stmt *st)
 
 /* Chain a tick's notes into the audit table and update the intents they
  * name, in the batch's transaction. */
+/* A note that names an intent with a status: the intent's row follows the
+ * last of its tick. */
+struct jnote_ref {
+	uint64_t seq;                      /* the intent's seq */
+	uint32_t order;                    /* the note's place in the tick */
+	const uint8_t *note;               /* its header in the ring */
+};
+
+static int by_seq_then_order(const void *a, const void *b)
+{
+	const struct jnote_ref *x = a, *y = b;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* A note's kind, subject, actor, type and status (not NUL terminated). */
+static void note_fields(const uint8_t *p, struct jnote *h, const char *f[5])
+{
+	memcpy(h, p, sizeof *h);
+	const char *q = (const char *)p + sizeof *h;
+	for (int i = 0; i < 5; i++) {
+		f[i] = q;
+		q += h->len[i];
+	}
+}
+
+/* An intent's `intent` row after the tick: inserted with what its first
+ * note of the tick says (id, type, and the actor who submitted it), or
+ * moved on to the status its last note says. */
+static int upsert_intent(struct itd_journal *j, uint64_t tick, const uint8_t *first,
+			 const uint8_t *last)
+{
+	struct jnote a, z;
+	const char *fa[5], *fz[5];
+	note_fields(first, &a, fa);
+	note_fields(last, &z, fz);
+	sqlite3_stmt *st = j->st_intent;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a.seq);
+	sqlite3_bind_text(st, 2, fa[1], (int)a.len[1], SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, fa[3], (int)a.len[3], SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, fz[4], (int)z.len[4], SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, fa[2], (int)a.len[2], SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)tick);
+	return step(st);
+}
+
+/* Append the tick's notes to the audit chain, then bring each intent they
+ * name up to date in the `intent` index: once per intent and tick (its
+ * last status), not once per note, since an intent received, authorized,
+ * executed and completed in one tick would otherwise rewrite its row and
+ * its status index four times. */
 static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, size_t len)
 {
 	const uint8_t *end = p + len;
+	size_t n_ref = 0;
+	uint32_t order = 0;
 	while (p < end) {
 		struct jnote h;
 		memcpy(&h, p, sizeof h);
@@ -423,19 +478,27 @@ static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, s
 		if (rc)
 			return rc == ITD_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
 		if (h.seq && h.len[4]) {
-			sqlite3_stmt *st = j->st_intent;
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)h.seq);
-			sqlite3_bind_text(st, 2, txt[1], (int)h.len[1], SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, txt[3], (int)h.len[3], SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, txt[4], (int)h.len[4], SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, txt[2], (int)h.len[2], SQLITE_STATIC);
-			sqlite3_bind_int64(st, 6, (sqlite3_int64)tick);
-			int src = step(st);
-			if (src != SQLITE_OK)
-				return src;
+			if (n_ref == j->latest_cap) {
+				size_t cap = j->latest_cap ? 2 * j->latest_cap : 256;
+				void *np = itd_realloc(j->latest, cap * sizeof *j->latest);
+				if (!np)
+					return SQLITE_NOMEM;
+				j->latest = np;
+				j->latest_cap = cap;
+			}
+			j->latest[n_ref++] = (struct jnote_ref){.seq = h.seq, .order = order, .note = p};
 		}
+		order++;
 		p += jrec_align(sizeof h + h.len[0] + h.len[1] + h.len[2] + h.len[3] + h.len[4] +
 				h.len[5]);
+	}
+	qsort(j->latest, n_ref, sizeof *j->latest, by_seq_then_order);
+	for (size_t a = 0, z; a < n_ref; a = z + 1) {
+		for (z = a; z + 1 < n_ref && j->latest[z + 1].seq == j->latest[a].seq; z++)
+			;
+		int src = upsert_intent(j, tick, j->latest[a].note, j->latest[z].note);
+		if (src != SQLITE_OK)
+			return src;
 	}
 	return SQLITE_OK;
 }

@@ -115,6 +115,9 @@ struct itd_journal {
 	sqlite3_stmt *st_commit;           /* COMMIT */
 	sqlite3_stmt *st_rollback;         /* ROLLBACK */
 	sqlite3_stmt *st_intent;           /* upsert INTO intent */
+	struct jnote_ref *latest;          /* write_notes: each intent's last note of
+					      the tick (writer only; grown as needed) */
+	size_t latest_cap;
 	struct itd_audit_store ast;        /* the audit table's statements */
 	struct itd_audit_chain chain;      /* the audit chain's tail (and signer) */
 	int wal_frames;                    /* WAL size after the last commit (wal hook) */
