@@ -92,7 +92,7 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 	 * (group commit: concurrent submissions share the fsync); srv_http.c
 	 * parks it until then, or answers 503 store_unavailable. */
 	snprintf(out->durable_id, sizeof out->durable_id, "%s", rcpt.id);
-	cJSON *j, *d;
+	cJSON *j;
 	switch (rc) {
 	case ITD_OK: {
 		/* The hot path of intake: a fixed shape, written directly (cJSON
@@ -150,25 +150,44 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 			out->durable_ticket = dup_ticket;
 		return rc;
 	}
-	case ITD_ECONFLICT:
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "intent_id", rcpt.id);
-		return srv_error(out, 409, "idempotency_conflict", d, "%s", msg);
-	case ITD_EFULL: {
-		bool queue = !strncmp(msg, "intake queue", 12);
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "full", queue ? "queue" : "table");
-		snprintf(out->retry_after, sizeof out->retry_after, "1");
-		return srv_error(out, 429, "intake_full", d, "%s; retry later", msg);
+	default: {
+		struct srv_refusal f;
+		srv_submit_refusal(rc, msg, rcpt.id, &f);
+		if (f.retry_after)
+			snprintf(out->retry_after, sizeof out->retry_after, "%d", f.retry_after);
+		if (f.status == 500)
+			return srv_error(out, 500, f.code, f.details, "submission failed: %s",
+					 itd_err_msg(rc));
+		return srv_error(out, f.status, f.code, f.details, "%s%s", msg,
+				 rc == ITD_EFULL ? "; retry later" : "");
 	}
+	}
+}
+
+void srv_submit_refusal(int rc, const char *msg, const char *id, struct srv_refusal *out)
+{
+	*out = (struct srv_refusal){.status = 500, .code = "internal"};
+	switch (rc) {
+	case ITD_ECONFLICT:
+		*out = (struct srv_refusal){.status = 409, .code = "idempotency_conflict",
+					    .details = cJSON_CreateObject()};
+		cJSON_AddStringToObject(out->details, "intent_id", id);
+		break;
+	case ITD_EFULL:
+		*out = (struct srv_refusal){.status = 429, .code = "intake_full",
+					    .details = cJSON_CreateObject(), .retry_after = 1};
+		cJSON_AddStringToObject(out->details, "full",
+					strncmp(msg, "intake queue", 12) ? "table" : "queue");
+		break;
 	case ITD_EINVAL:
-		return srv_error(out, 400, "invalid_submission", NULL, "%s", msg);
+		*out = (struct srv_refusal){.status = 400, .code = "invalid_submission"};
+		break;
 	case ITD_EIO:
-		snprintf(out->retry_after, sizeof out->retry_after, "5");
-		return srv_error(out, 503, "store_unavailable", NULL, "%s", msg);
+		*out = (struct srv_refusal){.status = 503, .code = "store_unavailable",
+					    .retry_after = 5};
+		break;
 	default:
-		return srv_error(out, 500, "internal", NULL, "submission failed: %s",
-				 itd_err_msg(rc));
+		break;
 	}
 }
 

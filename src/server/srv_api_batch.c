@@ -51,7 +51,7 @@ static cJSON *submit_one(struct srv_req *r, const cJSON *item, uint64_t *ticket_
 	srv_durable_key_enter(dw, sb.sub.idempotency_key);
 	rc = itd_engine_submit(e, &sb.sub, &rc_, msg, sizeof msg);
 	uint64_t dup = srv_durable_key_leave(dw, sb.sub.idempotency_key, rc, rc_.ticket);
-	cJSON *res = NULL, *d;
+	cJSON *res = NULL;
 	switch (rc) {
 	case ITD_OK:
 		res = cJSON_CreateObject();
@@ -69,25 +69,12 @@ static cJSON *submit_one(struct srv_req *r, const cJSON *item, uint64_t *ticket_
 		*ticket_out = dup;
 		*ok = true;
 		break;
-	case ITD_ECONFLICT:
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "intent_id", rc_.id);
-		res = item_error(409, "idempotency_conflict", d, msg);
+	default: {
+		struct srv_refusal f;
+		srv_submit_refusal(rc, msg, rc_.id, &f);
+		res = item_error(f.status, f.code, f.details, msg[0] ? msg : itd_err_msg(rc));
 		break;
-	case ITD_EFULL:
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "full", strncmp(msg, "intake queue", 12) ? "table" : "queue");
-		res = item_error(429, "intake_full", d, msg);
-		break;
-	case ITD_EINVAL:
-		res = item_error(400, "invalid_submission", NULL, msg);
-		break;
-	case ITD_EIO:
-		res = item_error(503, "store_unavailable", NULL, msg);
-		break;
-	default:
-		res = item_error(500, "internal", NULL, itd_err_msg(rc));
-		break;
+	}
 	}
 	return res;
 }

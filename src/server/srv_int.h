@@ -407,6 +407,19 @@ void srv_submit_fini(struct srv_submit *sb);
 int srv_submit_check(const struct itd_scenario *s, const cJSON *root, struct srv_submit *sb,
 		     struct srv_bad *bad);
 
+/* How a refused submission is answered, alone (POST /api/v1/intents) or
+ * as an item of a batch: the engine's code rc and message msg give the
+ * HTTP status, the error code, its details (NULL or a new object the
+ * caller owns: the conflicting intent's id, or which of queue and table
+ * is full; id is the receipt's) and the Retry-After seconds (0: none). */
+struct srv_refusal {
+	int status;                 /* 400, 409, 429, 503 or 500 */
+	const char *code;           /* "invalid_submission", ... */
+	cJSON *details;             /* or NULL */
+	int retry_after;            /* seconds, or 0 */
+};
+void srv_submit_refusal(int rc, const char *msg, const char *id, struct srv_refusal *out);
+
 /* Append item to an array / add it to an object as key, taking ownership:
  * when the container is NULL or adding fails (out of memory) the item is
  * freed, so building JSON never leaks on allocation failure. */
