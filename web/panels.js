@@ -271,6 +271,13 @@ function trimChildren(el, keep) {
 
 // ------------------------------------------------------------ raw list
 
+/** The next (or previous) event row from li, skipping opened envelopes. */
+function nextRow(li, dir) {
+  let el = li[dir];
+  while (el && !el.classList.contains('ev-row')) el = el[dir];
+  return el;
+}
+
 const RAW_ROWS = 100;         // rows while live (the panel shows about ten)
 const RAW_ROWS_PAUSED = 500;  // rows to look through while paused
 
@@ -304,18 +311,50 @@ export class RawView {
       this.render(true);
     });
     // One listener for every row: a click or Enter/Space shows the envelope.
+    // The list is one Tab stop (the current row); the arrow keys, Home and
+    // End move between rows, so the keyboard passes it in one press.
     this.list.addEventListener('click', (ev) => this.toggle(ev.target.closest('li.ev-row')));
+    this.list.addEventListener('focusin', (ev) => this.makeCurrent(ev.target.closest('li.ev-row')));
     this.list.addEventListener('keydown', (ev) => {
-      if (ev.key !== 'Enter' && ev.key !== ' ') return;
       const li = ev.target.closest('li.ev-row');
       if (!li) return;
+      const rows = () => [...this.list.querySelectorAll('li.ev-row')];
+      let to = null;
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        this.toggle(li);
+        return;
+      }
+      if (ev.key === 'ArrowDown') to = nextRow(li, 'nextElementSibling');
+      else if (ev.key === 'ArrowUp') to = nextRow(li, 'previousElementSibling');
+      else if (ev.key === 'Home') to = rows()[0];
+      else if (ev.key === 'End') to = rows().pop();
+      if (!to) return;
       ev.preventDefault();
-      this.toggle(li);
+      this.makeCurrent(to);
+      to.focus();
     });
+  }
+
+  /** The row the list's Tab stop is on. */
+  makeCurrent(li) {
+    if (!li || li === this.current) return;
+    if (this.current) this.current.tabIndex = -1;
+    this.current = li;
+    li.tabIndex = 0;
+  }
+
+  /** After rows come and go: keep one Tab stop, on the first row if the
+   * current one is gone. */
+  keepTabStop() {
+    if (this.current && this.current.isConnected) return;
+    this.current = null;
+    this.makeCurrent(this.list.querySelector('li.ev-row'));
   }
 
   reset() {
     this.shown = 0;
+    this.current = null;
     clear(this.list);
   }
 
@@ -365,6 +404,7 @@ export class RawView {
       this.list.prepend(frag);
       trimChildren(this.list, max);
     }
+    this.keepTabStop();
     this.shown = newest;
   }
 
@@ -377,7 +417,7 @@ export class RawView {
     let payload = at < 0 ? it.text : it.text.slice(at + 10, at + 10 + 241);
     if (payload.length > 240) payload = payload.slice(0, 240) + '…';
     const li = h('li', {
-      class: 'ev-row', tabindex: '0', role: 'button', 'aria-expanded': 'false',
+      class: 'ev-row', tabindex: '-1', role: 'button', 'aria-expanded': 'false',
       'data-event': it.name, 'data-seq': it.seq,
     },
     h('span', { class: 'seq', text: it.seq }),
