@@ -231,13 +231,21 @@ export class SubmitForm {
         ? `${b.id}: duplicate of an earlier submission (${b.status})`
         : `${b.id} ${b.status} (created at tick ${b.received_tick})`;
       this.result.textContent = msg;
+      // The answer is under the fields: on a small screen, bring it into
+      // the panel's view (the panel scrolls, the page does not).
+      this.result.scrollIntoView({ block: 'nearest' });
       this.toast(msg);
     } catch (e) {
       this.error.textContent = errorText(e);
       const d = (e && e.details) || {};
-      if (typeof d.field === 'string') this.fieldError(d.field, e.message);
-      else if (e.code === 'unknown_param') this.fieldError('params', e.message);
-      else if (e.code === 'unknown_intent_type') this.fieldError('type', e.message);
+      let at = false;
+      if (typeof d.field === 'string') at = this.fieldError(d.field, e.message);
+      else if (e.code === 'unknown_param') at = this.fieldError('params', e.message);
+      else if (e.code === 'unknown_intent_type') at = this.fieldError('type', e.message);
+      // Show where it went wrong: the field the server named, else the
+      // message under the fields.
+      const bad = at && this.section.querySelector('[aria-invalid="true"]');
+      (bad || this.error).scrollIntoView({ block: 'nearest' });
     } finally {
       this.button.disabled = false;
     }
