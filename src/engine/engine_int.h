@@ -47,10 +47,16 @@ struct itd_input {
 
 struct itd_intake {
 	pthread_mutex_t lock;              /* guards everything below */
-	struct itd_input *slots;           /* ring of cap inputs */
+	struct itd_input *slots;           /* ring of `ring` inputs */
 	uint32_t cap, head, n;             /* capacity for ordinary inputs, ring
-					      position and fill; the ring has
-					      cap + ITD_INTAKE_CONTROL slots */
+					      position and fill */
+	uint32_t ring;                     /* slots: 2 cap + ITD_INTAKE_CONTROL.  Live
+					      intake fills cap of them (console
+					      inputs the control slots too); a
+					      recovery may need twice cap: the
+					      inputs of the tick the crash lost and
+					      those accepted while it ran, promised
+					      to the tick after */
 	uint64_t arrivals;                 /* inputs ever queued */
 	uint64_t full;                     /* submissions refused: queue full */
 	uint64_t apply_tick;               /* the tick that will apply what is queued now */
@@ -124,8 +130,9 @@ const char *itd_engine_reason(struct itd_engine *e, const char *reason);
 /* Intake (engine_intake.c). */
 int itd_intake_init(struct itd_intake *q, uint32_t cap);
 void itd_intake_fini(struct itd_intake *q);
-/* At the start of tick `tick`: move every queued input into `out` (cap
- * slots) and return how many; later inputs apply at tick + 1. */
+/* At the start of tick `tick`: move the queued inputs due by this tick
+ * into `out` (room for cap + ITD_INTAKE_CONTROL) and return how many;
+ * later inputs apply at tick + 1. */
 uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t tick);
 
 /* Phases (engine_tick.c). */

@@ -13,7 +13,8 @@
 int itd_intake_init(struct itd_intake *q, uint32_t cap)
 {
 	memset(q, 0, sizeof *q);
-	q->slots = itd_calloc(cap + ITD_INTAKE_CONTROL, sizeof *q->slots);
+	q->ring = 2 * cap + ITD_INTAKE_CONTROL;
+	q->slots = itd_calloc(q->ring, sizeof *q->slots);
 	if (!q->slots)
 		return ITD_ENOMEM;
 	q->cap = cap;
@@ -36,16 +37,16 @@ void itd_intake_fini(struct itd_intake *q)
 /* Lock the queue and reserve its next slot, stamped with its arrival; on
  * success the lock is held until publish().  NULL (lock released, refusal
  * counted) if the queue is full. */
-static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind)
+static struct itd_input *reserve(struct itd_intake *q, enum itd_input_kind kind, bool replay)
 {
 	pthread_mutex_lock(&q->lock);
-	uint32_t limit = q->cap + (kind == ITD_IN_CONSOLE ? ITD_INTAKE_CONTROL : 0);
+	uint32_t limit = replay ? q->ring : q->cap + (kind == ITD_IN_CONSOLE ? ITD_INTAKE_CONTROL : 0);
 	if (q->n >= limit) {
 		q->full++;
 		pthread_mutex_unlock(&q->lock);
 		return NULL;
 	}
-	struct itd_input *in = &q->slots[(q->head + q->n) % (q->cap + ITD_INTAKE_CONTROL)];
+	struct itd_input *in = &q->slots[(q->head + q->n) % q->ring];
 	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELEASE);
 	memset(in, 0, sizeof *in);
 	in->kind = kind;
@@ -121,8 +122,8 @@ uint32_t itd_intake_take(struct itd_intake *q, struct itd_input *out, uint64_t t
 	/* In arrival order, up to the first input promised to a later tick
 	 * (only after a recovery: inputs accepted for ticks that were lost). */
 	uint32_t n = 0;
-	uint32_t ring = q->cap + ITD_INTAKE_CONTROL;
-	while (n < q->n && q->slots[(q->head + n) % ring].apply_tick <= tick)
+	uint32_t ring = q->ring, most = q->cap + ITD_INTAKE_CONTROL; /* out's room */
+	while (n < q->n && n < most && q->slots[(q->head + n) % ring].apply_tick <= tick)
 		n++;
 	for (uint32_t i = 0; i < n; i++)
 		out[i] = q->slots[(q->head + i) % ring];
@@ -152,7 +153,7 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	/* The queue slot first, then the id (lock order: intake, then the
 	 * table), so a refusal consumes neither. */
 	struct itd_intake *q = &e->intake;
-	struct itd_input *in = reserve(q, ITD_IN_SUBMIT);
+	struct itd_input *in = reserve(q, ITD_IN_SUBMIT, false);
 	if (!in) {
 		snprintf(msg, cap, "intake queue full (%u inputs)", q->cap);
 		return ITD_EFULL;
@@ -198,7 +199,10 @@ int itd_engine_submit(struct itd_engine *e, const struct itd_submission *sub,
 	rc = publish(e, in, &out->ticket);
 	if (rc) {
 		itd_intents_unreserve(&e->intents, seq, key);
-		snprintf(msg, cap, "the journal refused the submission (%s)", itd_err_msg(rc));
+		if (rc == ITD_EFULL)
+			snprintf(msg, cap, "intake queue full: the store is writing a backlog");
+		else
+			snprintf(msg, cap, "the journal refused the submission (%s)", itd_err_msg(rc));
 		memset(out, 0, sizeof *out);
 	}
 	return rc;
@@ -212,7 +216,7 @@ int itd_engine_cancel(struct itd_engine *e, const char *id, const char *reason,
 	if (strlen(id) >= ITD_ID_LEN)
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
-	struct itd_input *in = reserve(q, ITD_IN_CANCEL);
+	struct itd_input *in = reserve(q, ITD_IN_CANCEL, false);
 	if (!in)
 		return ITD_EFULL;
 	memcpy(in->target, id, strlen(id) + 1);
@@ -234,7 +238,7 @@ int itd_engine_set_field(struct itd_engine *e, uint32_t field, struct itd_value 
 	if (v.type == ITD_T_STR && !(v.str = itd_field_value(f, v.str)))
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
-	struct itd_input *in = reserve(q, ITD_IN_SET);
+	struct itd_input *in = reserve(q, ITD_IN_SET, false);
 	if (!in)
 		return ITD_EFULL;
 	in->field = field;
@@ -263,7 +267,7 @@ int itd_engine_console(struct itd_engine *e, enum itd_console_cmd cmd, const cha
 	if ((unsigned)cmd > ITD_CONSOLE_NOTE)
 		return ITD_EINVAL;
 	struct itd_intake *q = &e->intake;
-	struct itd_input *in = reserve(q, ITD_IN_CONSOLE);
+	struct itd_input *in = reserve(q, ITD_IN_CONSOLE, false);
 	if (!in)
 		return ITD_EFULL;
 	in->cmd = cmd;
@@ -310,7 +314,7 @@ int itd_engine_replay_input(struct itd_engine *e, const void *data, size_t len)
 	}
 	q->arrivals = dec.arrival - 1;
 	pthread_mutex_unlock(&q->lock);
-	struct itd_input *in = reserve(q, dec.kind);
+	struct itd_input *in = reserve(q, dec.kind, true);
 	if (!in) {
 		rc = ITD_EFULL;
 		goto fail;

@@ -236,7 +236,7 @@ static void save_gate(struct itd_engine *e, struct itd_snap_wr *w)
 static void save_intake(struct itd_engine *e, struct itd_snap_wr *w)
 {
 	const struct itd_intake *q = &e->intake;
-	uint32_t ring = q->cap + ITD_INTAKE_CONTROL;
+	uint32_t ring = q->ring;
 	put_u64(w, q->arrivals);
 	put_u64(w, q->full);
 	put_u64(w, q->apply_tick);

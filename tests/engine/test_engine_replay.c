@@ -331,6 +331,60 @@ static void test_damaged_encodings_are_refused(void **state)
 	itd_scenario_destroy(s);
 }
 
+/* A crash can lose tick T after the inputs it took and those accepted
+ * while it ran (promised to T + 1) were durable: a full queue for T and
+ * another for T + 1.  Recovery queues both, and each input is still
+ * created at the tick its receipt named. */
+static void test_recovery_holds_two_full_queues(void **state)
+{
+	(void)state;
+	static const struct itd_override ovr[] = {{"engine.max_intents", "256"},
+						  {"engine.intake_capacity", "16"}};
+	struct itd_scenario *s = fixture_builtin("spacecraft", ovr, 2);
+	struct journal *j = journal_new();
+	struct itd_engine *e = recording(s, j);
+	struct itd_submission sub = {
+		.type = (uint32_t)itd_scenario_type(s, "orbit_correction"),
+		.goal = {.present = true, .metric = 0, .reference = 1, .tolerance = 0.1},
+		.actor = "op"};
+	struct itd_receipt rc;
+	char msg[160], ids[32][ITD_ID_LEN];
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(itd_engine_submit(e, &sub, &rc, msg, sizeof msg), ITD_OK);
+		assert_int_equal(rc.received_tick, 1);
+		memcpy(ids[i], rc.id, sizeof ids[i]);
+	}
+	assert_int_equal(itd_engine_submit(e, &sub, &rc, msg, sizeof msg), ITD_EFULL);
+	assert_int_equal(itd_engine_step(e), ITD_OK); /* tick 1: the one lost */
+	for (int i = 16; i < 32; i++) {
+		assert_int_equal(itd_engine_submit(e, &sub, &rc, msg, sizeof msg), ITD_OK);
+		assert_int_equal(rc.received_tick, 2);
+		memcpy(ids[i], rc.id, sizeof ids[i]);
+	}
+	assert_int_equal(j->n_in, 32);
+
+	/* Recovery from nothing: tick 1 never became durable. */
+	struct itd_engine_config cfg = {.scn = s, .seed = 1};
+	struct itd_engine *f;
+	assert_int_equal(itd_engine_create(&cfg, &f), ITD_OK);
+	for (size_t i = 0; i < j->n_in; i++)
+		assert_int_equal(itd_engine_replay_input(f, j->in[i].data, j->in[i].len), ITD_OK);
+	/* Live intake still stops at the capacity. */
+	assert_int_equal(itd_engine_submit(f, &sub, &rc, msg, sizeof msg), ITD_EFULL);
+	assert_int_equal(itd_engine_step(f), ITD_OK);
+	assert_int_equal(itd_engine_step(f), ITD_OK);
+	for (int i = 0; i < 32; i++) {
+		const struct itd_intent *in = itd_intents_get(itd_engine_intents(f), ids[i]);
+		if (!in)
+			fail_msg("%s missing after the recovery", ids[i]);
+		assert_int_equal(in->created_tick, i < 16 ? 1 : 2);
+	}
+	itd_engine_destroy(f);
+	itd_engine_destroy(e);
+	journal_free(j);
+	itd_scenario_destroy(s);
+}
+
 /* The engine's events, for the timing test. */
 struct timing_seen {
 	int slips;              /* engine.slip events */
@@ -393,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_a_refusing_journal_refuses_the_input),
 		cmocka_unit_test(test_damaged_encodings_are_refused),
 		cmocka_unit_test(test_replay_restores_a_ticks_time_and_slip),
+		cmocka_unit_test(test_recovery_holds_two_full_queues),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
