@@ -35,7 +35,7 @@
 #include "core/core.h"
 
 #define MAX_THREADS 8
-#define RBUF 16384
+#define RBUF 65536 /* a batch of 200 answers, with refusals, fits */
 
 /* The submission: the spacecraft's orbit correction. */
 static const char http_body[] =

@@ -88,7 +88,13 @@ static int append(struct itd_journal *j, uint32_t type, const void *fixed, size_
 		rc = ITD_EINVAL;
 		goto out;
 	}
-	size_t off = ring_reserve(j, need);
+	/* Inputs leave a quarter of the queue to tick records, and none while
+	 * a tick record waits for room: a burst of submissions is refused
+	 * (the submitter retries), never the tick, which the whole run
+	 * waits for. */
+	size_t off = SIZE_MAX;
+	if (type != JREC_INPUT || (!j->holding_inputs && j->used + need <= j->cap - j->cap / 4))
+		off = ring_reserve(j, need);
 	if (off == SIZE_MAX) {
 		j->stats.full++;
 		rc = ITD_EFULL;
@@ -145,9 +151,37 @@ int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
 			      .slip_ns = rec->slip_ns, .tel_start = rec->tel_start,
 			      .time_ms = rec->time_ms,
 			      .n_auto = rec->n_auto_seqs, .notes_len = rec->notes_len};
-	return append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
-		      (size_t)rec->n_auto_seqs * sizeof(uint64_t), rec->notes, rec->notes_len,
-		      &j->q_tick, rec->tick, ticket_out);
+	const void *notes = rec->notes;
+	size_t notes_len = rec->notes_len;
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
+			    (size_t)rec->n_auto_seqs * sizeof(uint64_t), notes, notes_len,
+			    &j->q_tick, rec->tick, ticket_out);
+		if (rc == ITD_ELIMIT && notes_len && !f.notes_ref) {
+			/* A tick with more notes than the queue holds (a huge
+			 * intake in one tick): the writer reads them where they
+			 * are, and the caller gets its buffer back only once they
+			 * are written (below). */
+			f.notes_ref = (uint64_t)(uintptr_t)notes;
+			notes = NULL;
+			notes_len = 0;
+			continue;
+		}
+		if (rc != ITD_EFULL || tries > 2)
+			break;
+		/* The writer is behind: hold inputs off and wait until it has
+		 * committed everything queued; then the record fits. */
+		pthread_mutex_lock(&j->lock);
+		j->holding_inputs++;
+		while (!j->failed && !j->closing && j->used)
+			pthread_cond_wait(&j->done, &j->lock);
+		j->holding_inputs--;
+		pthread_mutex_unlock(&j->lock);
+	}
+	if (!rc && f.notes_ref)
+		itd_journal_wait(j, *ticket_out, -1); /* durable or failed: unread now */
+	return rc;
 }
 
 int itd_journal_note_put(uint8_t *buf, size_t cap, size_t *used, const struct itd_journal_note *n)

@@ -554,7 +554,10 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 		b->records++;
 		int src = step(st);
 		if (src == SQLITE_OK && f.notes_len)
-			src = write_notes(j, f.tick, v + f.n_auto * 8, f.notes_len);
+			src = write_notes(j, f.tick,
+					  f.notes_ref ? (const uint8_t *)(uintptr_t)f.notes_ref
+						      : v + f.n_auto * 8,
+					  f.notes_len);
 		return src;
 	} else {
 		struct jrec_snap f;

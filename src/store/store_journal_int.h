@@ -49,6 +49,9 @@ struct jrec_tick {
 					      (UINT64_MAX: not known) */
 	uint64_t n_auto;                   /* u64 LE seqs that follow */
 	uint64_t notes_len;                /* note bytes after the seqs */
+	uint64_t notes_ref;                /* nonzero: the notes are not in the ring
+					      but at this address (a tick too big
+					      for the queue, itd_journal_tick) */
 };
 
 /* A note in a tick's note bytes: this header, then kind, subject, actor,
@@ -141,6 +144,8 @@ struct itd_journal {
 	bool closing;                      /* close or reopen under way: refuse appends */
 	bool sync_ready;                   /* lock and condvars initialised */
 	bool failed;                       /* a commit failed: refuse until reopen */
+	int holding_inputs;                /* a tick record waits for room: inputs
+					      are refused (ITD_EFULL) meanwhile */
 	char why[256];                     /* why it failed */
 	struct jlost lost[JLOST_MAX];      /* most recent discarded ticket ranges */
 	unsigned n_lost;                   /* ranges ever recorded (index mod JLOST_MAX) */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journal_fault_vfs.h"
 #include "journal_fixture.h"
@@ -54,8 +55,27 @@ static void test_bad_arguments(void **state)
 
 /* ---------------------------------------------------------- group commit */
 
+struct blocked_tick {
+	struct itd_journal *j;
+	const struct itd_journal_tick *rec;
+	int rc;                            /* what itd_journal_tick said */
+	uint64_t ticket;
+	int done;                          /* set when it returned */
+};
+
+static void *append_tick(void *arg)
+{
+	struct blocked_tick *b = arg;
+	b->rc = itd_journal_tick(b->j, b->rec, &b->ticket);
+	__atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
 /* While a commit is in progress, records accumulate for the next one; a
- * full queue refuses with ITD_EFULL and keeps what it accepted. */
+ * full queue refuses inputs with ITD_EFULL and keeps what it accepted.
+ * Inputs leave a quarter of the queue to tick records, and a tick record
+ * that still does not fit waits for the writer (inputs are refused
+ * meanwhile) rather than fail: the run depends on its ticks. */
 static void test_commit_in_progress(void **state)
 {
 	(void)state;
@@ -91,19 +111,43 @@ static void test_commit_in_progress(void **state)
 		accepted++;
 	}
 	assert_int_equal(rc, ITD_EFULL);
-	assert_true(accepted > 100); /* 64 KiB of ~270-byte records */
+	assert_true(accepted > 100); /* 3/4 of 64 KiB of ~270-byte records */
+	assert_true(accepted * sizeof payload < 48 * 1024); /* the last quarter left */
 	itd_journal_stats(j, &s1);
 	assert_int_equal(s1.full, s0.full + 1);
 	assert_int_equal(s1.commits, s0.commits);
 
+	/* A tick record still goes in (the quarter left to ticks)... */
+	uint64_t tk_ticket;
+	struct itd_journal_tick tk = {.tick = 1, .last_arrival = accepted + 1, .tel_start = UINT64_MAX,
+				      .time_ms = INT64_MIN};
+	assert_int_equal(itd_journal_tick(j, &tk, &tk_ticket), ITD_OK);
+	/* ... and one too big for what is left waits for the writer. */
+	static uint64_t seqs[2500];
+	struct itd_journal_tick big = {.tick = 2, .last_arrival = accepted + 1, .auto_seqs = seqs,
+				       .n_auto_seqs = 2500, .tel_start = UINT64_MAX,
+				       .time_ms = INT64_MIN};
+	struct blocked_tick b = {.j = j, .rec = &big};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, append_tick, &b), 0);
+	struct timespec ms10 = {0, 10 * 1000 * 1000};
+	nanosleep(&ms10, NULL);
+	nanosleep(&ms10, NULL);
+	assert_int_equal(__atomic_load_n(&b.done, __ATOMIC_ACQUIRE), 0);
+	/* While it waits, inputs are refused even where they would fit. */
+	struct itd_journal_input small = {.arrival = accepted + 2, .kind = 1, .data = "x", .len = 1};
+	assert_int_equal(itd_journal_input(j, &small, &t), ITD_EFULL);
+
 	gate_release();
+	pthread_join(th, NULL);
+	assert_int_equal(b.rc, ITD_OK);
 	assert_int_equal(itd_journal_wait(j, first, 10000), ITD_OK);
 	assert_int_equal(itd_journal_wait(j, last, 10000), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, b.ticket, 10000), ITD_OK);
 	itd_journal_stats(j, &s1);
-	/* The held commit, then everything that piled up in one more. */
-	assert_int_equal(s1.commits, s0.commits + 2);
-	assert_int_equal(s1.max_batch, accepted);
-	assert_int_equal(s1.records, s0.records + 1 + accepted);
+	/* The held commit, then everything that piled up, then the big tick. */
+	assert_int_equal(s1.max_batch, accepted + 1);
+	assert_int_equal(s1.records, s0.records + 1 + accepted + 2);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 	rm_dir(dir);
 }

@@ -322,6 +322,63 @@ static void fault_workload(struct itd_journal *j, uint64_t *arrival, uint64_t *t
 	}
 }
 
+/* A tick with more audit notes than the whole queue holds (a huge intake
+ * in one tick) is written all the same, its notes read where they are;
+ * each intent gets one `intent` row, with its last status. */
+static void test_tick_bigger_than_the_queue(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-bigtick");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	cfg.queue_bytes = 64 * 1024;
+	struct itd_journal *j = open_ok(&cfg);
+	size_t cap = 1u << 20, used = 0;
+	uint8_t *notes = malloc(cap);
+	char data[400], id[16];
+	memset(data, 'd', sizeof data);
+	for (int i = 1; i <= 1000; i++) {
+		snprintf(id, sizeof id, "i-%06d", i);
+		struct itd_journal_note n = {.time_ms = 5, .seq = (uint64_t)i, .kind = "intent.received",
+					     .subject = id, .actor = "op", .type = "orbit",
+					     .status = "queued", .data = data, .len = sizeof data};
+		assert_int_equal(itd_journal_note_put(notes, cap, &used, &n), ITD_OK);
+		n.kind = "intent.completed";
+		n.status = "completed";
+		n.actor = NULL;
+		assert_int_equal(itd_journal_note_put(notes, cap, &used, &n), ITD_OK);
+	}
+	assert_true(used > 10 * cfg.queue_bytes);
+	struct itd_journal_tick tr = {.tick = 1, .notes = notes, .notes_len = used,
+				      .tel_start = UINT64_MAX, .time_ms = INT64_MIN};
+	uint64_t t;
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	/* Durable on return: the caller may reuse its buffer at once. */
+	assert_int_equal(itd_journal_wait(j, t, 0), ITD_OK);
+	memset(notes, 0, used);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT (SELECT count(*) FROM audit),"
+					    " (SELECT count(*) FROM intent),"
+					    " (SELECT count(*) FROM intent WHERE status = 'completed'"
+					    "  AND actor = 'op' AND created_tick = 1)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2000);
+	assert_int_equal(sqlite3_column_int(st, 1), 1000);
+	assert_int_equal(sqlite3_column_int(st, 2), 1000);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(notes);
+	rm_dir(dir);
+}
+
 /* The audit chain in dir holds, with two entries per durable tick. */
 static void assert_chain_holds(const char *dir, struct itd_journal *j)
 {
@@ -510,6 +567,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_durability),
+		cmocka_unit_test(test_tick_bigger_than_the_queue),
 		cmocka_unit_test(test_meta_mismatch),
 		cmocka_unit_test(test_corrupt_database),
 		cmocka_unit_test(test_fault_walk_write),
