@@ -52,6 +52,7 @@ function toast(msg, bad) {
 
 const raw = new RawView(model);
 const trends = new TrendView(model);
+trends.warm();
 const isOperator = () => !!who && (who.role === 'operator' || who.role === 'admin');
 const cancel = (id) => cancelIntent(id, toast);
 const story = new StoryDialog({ canCancel: isOperator, onCancel: cancel });

@@ -64,6 +64,33 @@ export class TrendView {
     });
   }
 
+  /** Make and drop a throwaway chart while the page is idle (the token
+   * form is up, nothing streams yet): Chart.js's first chart costs about
+   * a hundred milliseconds of one-time setup, which would otherwise land in
+   * the first frame of a page at full stream. */
+  warm() {
+    const Chart = window.Chart;
+    if (!Chart || this.warmed) return;
+    this.warmed = true;
+    const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
+    idle(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 300;
+      canvas.height = 150;
+      const c = new Chart(canvas, {
+        type: 'line',
+        data: { datasets: [{ data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], pointRadius: 0 }] },
+        options: {
+          animation: false, responsive: false, parsing: false, normalized: true,
+          plugins: { legend: { display: false }, decimation: { enabled: true, algorithm: 'min-max' } },
+          scales: { x: { type: 'linear' }, y: {} },
+        },
+        plugins: [limitLines],
+      });
+      c.destroy();
+    });
+  }
+
   windowMs() {
     return (Number(this.select.value) || 120) * 1000;
   }
