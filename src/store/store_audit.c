@@ -143,8 +143,18 @@ int itd_audit_hash(const struct itd_audit_entry *e, uint8_t out[ITD_AUDIT_HASH_L
 		return rc;
 	if (sodium_init() < 0)
 		return ITD_EINTERNAL;
+	/* Most entries encode into a few hundred bytes: lay them out and hash
+	 * them in one call (a stream update per field costs about a fifth of
+	 * the hashing); a large one is hashed as a stream. */
+	uint8_t buf[2048];
+	struct sink s = {.buf = buf, .cap = sizeof buf};
+	emit(&s, e, len);
+	if (s.len <= sizeof buf) {
+		crypto_hash_sha256(out, buf, s.len);
+		return ITD_OK;
+	}
 	crypto_hash_sha256_state sha;
-	struct sink s = {.sha = &sha};
+	s = (struct sink){.sha = &sha};
 	crypto_hash_sha256_init(&sha);
 	emit(&s, e, len);
 	crypto_hash_sha256_final(&sha, out);
