@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "store/store_journal.h"
 #include "test_support.h"
 
@@ -48,6 +50,20 @@ static inline void rm_dir(char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
+}
+
+/* Run sql on the closed journal in dir, behind its back (damage, an
+ * older format), and fail the test if SQLite refuses it. */
+static inline void tamper(const char *dir, const char *sql)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err ? err : "?");
+	sqlite3_close(db);
 }
 
 /* Append one input carrying `payload` and wait for it. */

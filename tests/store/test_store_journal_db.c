@@ -174,14 +174,7 @@ static void test_meta_mismatch(void **state)
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
 	/* A format this build does not know. */
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'format_version'",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	tamper(dir, "UPDATE meta SET value = 99 WHERE key = 'format_version'");
 	assert_int_equal(itd_journal_open(&cfg, &j, err, sizeof err), ITD_ECONFIG);
 	assert_null(j);
 	assert_non_null(strstr(err, "format 99"));
@@ -235,10 +228,7 @@ static void test_corrupt_database(void **state)
 
 	/* Some other SQLite database. */
 	remove(path);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	tamper(dir, "CREATE TABLE t(x)");
 	assert_int_equal(itd_journal_open(&cfg, &j, err, sizeof err), ITD_EVERIFY);
 	assert_null(j);
 	assert_non_null(strstr(err, "not an intentd journal"));

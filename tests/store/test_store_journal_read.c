@@ -175,18 +175,10 @@ static void test_format2_upgrade(void **state)
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "ALTER TABLE tick DROP COLUMN slip_ns;"
-				      "ALTER TABLE tick DROP COLUMN tel_start;"
-				      "ALTER TABLE tick DROP COLUMN time_ms;"
-				      "UPDATE meta SET value = 2 WHERE key = 'format_version';",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	tamper(dir, "ALTER TABLE tick DROP COLUMN slip_ns;"
+		    "ALTER TABLE tick DROP COLUMN tel_start;"
+		    "ALTER TABLE tick DROP COLUMN time_ms;"
+		    "UPDATE meta SET value = 2 WHERE key = 'format_version';");
 
 	struct itd_journal_config ro = cfg;
 	ro.create = false;
@@ -262,16 +254,8 @@ static void test_corrupt_snapshot(void **state)
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	char path[4200];
-	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "UPDATE snapshot SET data = CAST('state at 31!' AS BLOB) WHERE tick = 30;"
-				      "UPDATE snapshot SET checksum = checksum + 1 WHERE tick = 20;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	tamper(dir, "UPDATE snapshot SET data = CAST('state at 31!' AS BLOB) WHERE tick = 30;"
+		    "UPDATE snapshot SET checksum = checksum + 1 WHERE tick = 20;");
 
 	cfg.create = false;
 	j = open_ok(&cfg);
