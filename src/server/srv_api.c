@@ -79,13 +79,10 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 		}
 		return srv_bad_reply(out, &bad);
 	}
-	sb.sub.actor = srv_actor(r);
 	struct itd_receipt rcpt;
 	char msg[256] = "";
-	struct srv_durable *dw = r->srv->durable;
-	srv_durable_key_enter(dw, sb.sub.idempotency_key);
-	rc = itd_engine_submit(e, &sb.sub, &rcpt, msg, sizeof msg);
-	uint64_t dup_ticket = srv_durable_key_leave(dw, sb.sub.idempotency_key, rc, rcpt.ticket);
+	uint64_t dup_ticket;
+	rc = srv_submit_engine(r, &sb, &rcpt, msg, sizeof msg, &dup_ticket);
 	srv_submit_fini(&sb);
 
 	/* With a store the answer is sent only once the input is durable
@@ -162,6 +159,17 @@ int srv_h_submit(struct srv_req *r, struct srv_resp *out)
 				 rc == ITD_EFULL ? "; retry later" : "");
 	}
 	}
+}
+
+int srv_submit_engine(struct srv_req *r, struct srv_submit *sb, struct itd_receipt *rcpt,
+		      char *msg, size_t cap, uint64_t *dup_ticket)
+{
+	struct srv_durable *dw = r->srv->durable;
+	sb->sub.actor = srv_actor(r);
+	srv_durable_key_enter(dw, sb->sub.idempotency_key);
+	int rc = itd_engine_submit(r->srv->engine, &sb->sub, rcpt, msg, cap);
+	*dup_ticket = srv_durable_key_leave(dw, sb->sub.idempotency_key, rc, rcpt->ticket);
+	return rc;
 }
 
 void srv_submit_refusal(int rc, const char *msg, const char *id, struct srv_refusal *out)

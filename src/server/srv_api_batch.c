@@ -44,13 +44,10 @@ static cJSON *submit_one(struct srv_req *r, const cJSON *item, uint64_t *ticket_
 		srv_bad_fini(&bad);
 		return res;
 	}
-	sb.sub.actor = srv_actor(r);
 	struct itd_receipt rc_;
 	char msg[256] = "";
-	struct srv_durable *dw = r->srv->durable;
-	srv_durable_key_enter(dw, sb.sub.idempotency_key);
-	rc = itd_engine_submit(e, &sb.sub, &rc_, msg, sizeof msg);
-	uint64_t dup = srv_durable_key_leave(dw, sb.sub.idempotency_key, rc, rc_.ticket);
+	uint64_t dup;
+	rc = srv_submit_engine(r, &sb, &rc_, msg, sizeof msg, &dup);
 	cJSON *res = NULL;
 	switch (rc) {
 	case ITD_OK:

@@ -407,6 +407,13 @@ void srv_submit_fini(struct srv_submit *sb);
 int srv_submit_check(const struct itd_scenario *s, const cJSON *root, struct srv_submit *sb,
 		     struct srv_bad *bad);
 
+/* Hand a checked submission to the engine as the caller (r's token name
+ * is its actor), with its idempotency key marked in flight for the
+ * durability waits: the engine's code, its receipt and message, and in
+ * *dup_ticket the ticket a duplicate's answer must wait for. */
+int srv_submit_engine(struct srv_req *r, struct srv_submit *sb, struct itd_receipt *rcpt,
+		      char *msg, size_t cap, uint64_t *dup_ticket);
+
 /* How a refused submission is answered, alone (POST /api/v1/intents) or
  * as an item of a batch: the engine's code rc and message msg give the
  * HTTP status, the error code, its details (NULL or a new object the
