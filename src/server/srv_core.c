@@ -119,12 +119,16 @@ static int audit_payload(void *ctx, const struct itd_engine *e, const struct itd
  * reach of the journal's end has its events emitted again, with the seqs
  * they had.  A client that resumes from its last seq after a crash finds
  * what was durable but not yet delivered; the telemetry file skips what it
- * already holds (itd_sink_file_resume). */
+ * already holds (itd_sink_file_resume), and stdout, which cannot tell what
+ * it printed, gets none of them (a crash can leave it a gap, never a
+ * repeat, and a pipe nobody reads cannot hold the start up). */
 static void on_replay_tick(void *ctx, uint64_t tick, uint64_t seq_before, uint64_t seq_after,
 			   uint64_t seq_end)
 {
 	struct itd_server *s = ctx;
 	(void)tick;
+	if (s->cfg.telemetry && !strcmp(s->cfg.telemetry, "-"))
+		itd_tel_skip_through(s->tel, "stdout", seq_end);
 	s->replay_emit = seq_end - seq_after < s->cfg.stream_ring;
 	if (s->replay_emit)
 		itd_tel_set_seq(s->tel, seq_before);

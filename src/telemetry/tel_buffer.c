@@ -225,10 +225,16 @@ static void *sink_main(void *arg)
 		if (c && s->off < c->pub_len) {
 			size_t off = s->off, len = c->pub_len - off;
 			uint64_t ev = c->pub_events - s->ev_off;
+			uint64_t skip = s->skip_through;
 			s->writing = true;
 			pthread_mutex_unlock(&t->mu);
-			int rc = s->ops->write(s->ctx, c->data + off, len);
+			const char *data = c->data + off;
+			size_t n = len;
+			bool more = skip && tel_skip_lines(&data, &n, skip);
+			int rc = n ? s->ops->write(s->ctx, data, n) : ITD_OK;
 			pthread_mutex_lock(&t->mu);
+			if (skip && !more && s->skip_through == skip)
+				s->skip_through = 0; /* past it: nothing more to look at */
 			s->writing = false;
 			s->off += len;
 			s->ev_off += ev;
@@ -239,7 +245,7 @@ static void *sink_main(void *arg)
 				s->write_errors++;
 				s->last_error = rc;
 			} else {
-				s->bytes += len;
+				s->bytes += n;
 			}
 			continue;
 		}

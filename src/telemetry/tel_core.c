@@ -343,6 +343,15 @@ void itd_tel_destroy(struct itd_tel *t)
 	tel_free(t, true);
 }
 
+void itd_tel_skip_through(struct itd_tel *t, const char *sink, uint64_t seq)
+{
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->n_sinks; i++)
+		if (!strcmp(t->sinks[i]->name, sink) && t->sinks[i]->skip_through < seq)
+			t->sinks[i]->skip_through = seq;
+	pthread_mutex_unlock(&t->mu);
+}
+
 void itd_tel_set_policy(struct itd_tel *t, enum itd_tel_policy policy)
 {
 	pthread_mutex_lock(&t->mu);

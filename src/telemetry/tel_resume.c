@@ -45,6 +45,20 @@ bool tel_line_seq(const char *line, size_t n, uint64_t *seq)
 	return true;
 }
 
+bool tel_skip_lines(const char **data, size_t *len, uint64_t through)
+{
+	while (*len) {
+		const char *nl = memchr(*data, '\n', *len);
+		size_t n = nl ? (size_t)(nl - *data) + 1 : *len;
+		uint64_t seq;
+		if (tel_line_seq(*data, n, &seq) && seq > through)
+			return false;
+		*data += n;
+		*len -= n;
+	}
+	return true;
+}
+
 /* Whether the line is an event of run_id.  A run id that would need
  * escaping in JSON never matches (it is then not worth the risk). */
 bool tel_line_of_run(const char *line, size_t n, const char *run_id)

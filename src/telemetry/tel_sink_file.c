@@ -12,33 +12,12 @@
 #include "telemetry/telemetry_int.h"
 
 struct file_sink {
-	int fd;               /* open for appending */
-	uint64_t skip_through;/* a resumed run: events up to this seq are in
-				 the file already (0: none to skip) */
+	int fd; /* open for appending */
 };
-
-/* Skip the lines of events the file already holds; seqs only grow, so
- * once one is new, so is everything after it. */
-static void skip_known(struct file_sink *f, const char **data, size_t *len)
-{
-	while (*len) {
-		const char *nl = memchr(*data, '\n', *len);
-		size_t n = nl ? (size_t)(nl - *data) + 1 : *len;
-		uint64_t seq;
-		if (tel_line_seq(*data, n, &seq) && seq > f->skip_through) {
-			f->skip_through = 0;
-			return;
-		}
-		*data += n;
-		*len -= n;
-	}
-}
 
 static int file_write(void *ctx, const char *data, size_t len)
 {
 	struct file_sink *f = ctx;
-	if (f->skip_through)
-		skip_known(f, &data, &len);
 	while (len) {
 		ssize_t n = write(f->fd, data, len);
 		if (n < 0) {
@@ -120,24 +99,25 @@ static int drop_torn_line(int fd)
 	return ftruncate(fd, 0); /* no complete line at all */
 }
 
-void itd_sink_file_resume(void *ctx, const char *run_id)
+uint64_t itd_sink_file_resume(void *ctx, const char *run_id)
 {
 	struct file_sink *f = ctx;
 	off_t end = lseek(f->fd, 0, SEEK_END);
 	if (!run_id || end <= 0)
-		return;
+		return 0;
 	/* The last line (the file ends with a newline: drop_torn_line). */
 	char buf[65536];
 	size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
 	if (pread(f->fd, buf, n, end - (off_t)n) != (ssize_t)n)
-		return;
+		return 0;
 	n--; /* its newline */
 	size_t at = n;
 	while (at > 0 && buf[at - 1] != '\n')
 		at--;
 	uint64_t seq;
 	if (tel_line_of_run(buf + at, n - at, run_id) && tel_line_seq(buf + at, n - at, &seq))
-		f->skip_through = seq;
+		return seq;
+	return 0;
 }
 
 int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_ops **ops,
@@ -156,7 +136,7 @@ int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_op
 	}
 	rc = ITD_ENOMEM;
 	dirs = itd_strdup(path);
-	f = itd_calloc(1, sizeof *f);
+	f = itd_malloc(sizeof *f);
 	if (!dirs || !f) {
 		if (err && cap)
 			snprintf(err, cap, "telemetry file %s: out of memory", path);

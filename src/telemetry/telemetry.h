@@ -99,10 +99,10 @@ int itd_sink_file_open(const char *path, bool truncate, const struct itd_sink_op
 		       void **ctx, char *err, size_t cap);
 int itd_sink_stdout_open(const struct itd_sink_ops **ops, void **ctx);
 /* A run resumed from its journal appends to its file again and re-emits
- * the events of the ticks it replays, with the seqs they had: the file
- * sink (ctx from itd_sink_file_open, before it is attached) then skips
- * every event up to the last one of run_id the file already holds. */
-void itd_sink_file_resume(void *ctx, const char *run_id);
+ * the events of the ticks it replays, with the seqs they had: the last
+ * seq of run_id's events the file already holds (0: none), for
+ * itd_tel_skip_through.  ctx is from itd_sink_file_open, not yet attached. */
+uint64_t itd_sink_file_resume(void *ctx, const char *run_id);
 
 /* The file telemetry goes to: `where`, or logs/telemetry/RUN_ID.jsonl. */
 void itd_tel_file_path(const char *where, const char *run_id, char *buf, size_t cap);
@@ -181,6 +181,11 @@ struct itd_tel_sink_stats {
 	uint64_t write_errors;   /* failed writes */
 	uint64_t bytes;          /* bytes written */
 };
+
+/* The sink named `sink` does not get the events up to seq (re-emitted
+ * events of a resumed run that it holds already, or, on stdout, cannot
+ * tell whether it printed); they count as handed to it. */
+void itd_tel_skip_through(struct itd_tel *t, const char *sink, uint64_t seq);
 
 /* Change the policy (from the emitting thread): a server re-emitting a
  * recovered run's events waits for its sinks rather than drop them. */

@@ -59,6 +59,9 @@ struct itd_jw {
  * it is an event of run_id. */
 bool tel_line_seq(const char *line, size_t n, uint64_t *seq);
 bool tel_line_of_run(const char *line, size_t n, const char *run_id);
+/* Advance *data and *len past the whole lines whose seq is <= through; false
+ * once a later one is found (nothing more to skip, ever: seqs grow). */
+bool tel_skip_lines(const char **data, size_t *len, uint64_t through);
 
 char *tel_dtoa(char *p, double v);
 /* Decimal digits of v into p (room for 20 bytes); returns the new end. */
@@ -119,6 +122,9 @@ struct tel_sink {
 	size_t off;                 /* bytes of the head chunk already written */
 	uint64_t ev_off;            /* events of the head chunk already written */
 	bool writing;               /* inside write() on the head chunk */
+	uint64_t skip_through;      /* events up to this seq are not written
+				       (a resumed run's re-emitted events the
+				       sink has, or cannot tell it has) */
 	uint64_t lag_events;        /* published events not yet written */
 	uint64_t lag_bytes;         /* published bytes not yet written */
 	uint64_t flushed_gen;       /* last drain generation flushed */

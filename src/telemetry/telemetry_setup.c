@@ -64,6 +64,7 @@ int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, 
 	void *ctx;
 	int rc;
 	const char *name = "file";
+	uint64_t held = 0;
 	err[0] = '\0';
 	if (where && !strcmp(where, "-")) {
 		rc = itd_sink_stdout_open(&ops, &ctx);
@@ -73,10 +74,12 @@ int itd_tel_open_sink(struct itd_tel *t, const char *where, const char *run_id, 
 		itd_tel_file_path(where, run_id, path, sizeof path);
 		rc = itd_sink_file_open(path, !append, &ops, &ctx, err, cap);
 		if (!rc && append)
-			itd_sink_file_resume(ctx, run_id);
+			held = itd_sink_file_resume(ctx, run_id);
 	}
 	if (!rc)
 		rc = itd_tel_add_sink(t, name, ops, ctx);
+	if (!rc && held)
+		itd_tel_skip_through(t, name, held);
 	if (rc && !err[0])
 		snprintf(err, cap, "%s", itd_err_msg(rc));
 	return rc;

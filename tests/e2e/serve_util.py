@@ -48,13 +48,14 @@ class Results:
 class Server:
     """A running `intentd serve`, stopped by stop() (SIGTERM, then KILL)."""
 
-    def __init__(self, binary, args=(), env=None, workdir=None, timeout=20):
+    def __init__(self, binary, args=(), env=None, workdir=None, timeout=20, stdout_path=None):
         self.workdir = workdir or tempfile.mkdtemp(prefix="intentd-e2e-")
         self.stderr_path = os.path.join(self.workdir, "serve.stderr")
         e = dict(os.environ)
         e.update(env or {})
         cmd = [binary, "serve", "--listen", "127.0.0.1:0", "--quiet"] + list(args)
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=e, stdout=subprocess.DEVNULL,
+        out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=e, stdout=out,
                                      stderr=open(self.stderr_path, "w"))
         self.url = None
         self.token_path = None
