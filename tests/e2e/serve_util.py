@@ -20,6 +20,11 @@ def role_tokens(tag):
             env["INTENTD_VIEWER_TOKEN"])
 
 
+def note(msg):
+    """A comment line in the test's output (TAP style)."""
+    print("# " + msg, flush=True)
+
+
 class Results:
     """Counts checks and prints the closing 'N passed, M failed' line."""
 

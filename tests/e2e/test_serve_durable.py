@@ -47,7 +47,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Results, Server, role_tokens  # noqa: E402
+from serve_util import Results, Server, note, role_tokens  # noqa: E402
 
 TOKENS, OPERATOR, ADMIN, VIEWER = role_tokens("durable")
 OLD_POOL = 32             # HTTP threads that used to block in the wait
@@ -57,10 +57,6 @@ R = Results()
 SERVERS = []
 BIN = None
 TMP = None
-
-
-def note(msg):
-    print("# " + msg, flush=True)
 
 
 def check(cond, what):

@@ -45,7 +45,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Results, Server, role_tokens  # noqa: E402
+from serve_util import Results, Server, note, role_tokens  # noqa: E402
 
 TOKENS, OPERATOR, ADMIN, VIEWER = role_tokens("crash")
 
@@ -65,10 +65,6 @@ R = Results()
 ALL_SERVERS = []          # every Server started, killed in the finally
 BIN = None
 TMP = None
-
-
-def note(msg):
-    print("# " + msg, flush=True)
 
 
 def check(cond, what):
