@@ -12,26 +12,12 @@
 
 #include "telemetry/telemetry_int.h"
 
-static const char *find(const char *h, size_t n, const char *needle, size_t k)
-{
-	if (k > n)
-		return NULL;
-	for (const char *p = h, *end = h + n - k; p <= end; p++) {
-		p = memchr(p, needle[0], (size_t)(end - p) + 1);
-		if (!p)
-			return NULL;
-		if (!memcmp(p, needle, k))
-			return p;
-	}
-	return NULL;
-}
-
 /* The envelope comes before the payload and its strings are escaped, so
  * the first `,"seq":` of a line is the envelope's. */
 bool tel_line_seq(const char *line, size_t n, uint64_t *seq)
 {
 	static const char k[] = ",\"seq\":";
-	const char *p = find(line, n, k, sizeof k - 1), *end = line + n;
+	const char *p = memmem(line, n, k, sizeof k - 1), *end = line + n;
 	if (!p)
 		return false;
 	p += sizeof k - 1;
@@ -71,7 +57,7 @@ bool tel_line_of_run(const char *line, size_t n, const char *run_id)
 		if (run_id[i] == '"' || run_id[i] == '\\' || (unsigned char)run_id[i] < 0x20)
 			return false;
 	int m = snprintf(pat, sizeof pat, ",\"run_id\":\"%s\"", run_id);
-	return find(line, n, pat, (size_t)m) != NULL;
+	return memmem(line, n, pat, (size_t)m) != NULL;
 }
 
 void itd_tel_file_path(const char *where, const char *run_id, char *buf, size_t cap)
