@@ -8,7 +8,7 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
-	libyaml-dev libcjson-dev libsodium-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3 \
+	libyaml-dev libcjson-dev libsodium-dev libssl-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3 \
 	libmicrohttpd-dev libcurl4-openssl-dev openssl prometheus redis-server wrk \
 	nats-server libnats-dev libjs-chart.js chromium nodejs npm
 

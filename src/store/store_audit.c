@@ -51,21 +51,17 @@ int itd_audit_sql_err(int src)
 
 /* ---------------------------------------------------------- encoding */
 
-/* Where encoded bytes go: a SHA-256 stream, or a bounded buffer. */
+/* Where encoded bytes go: a bounded buffer (the length counts on past it). */
 struct sink {
-	crypto_hash_sha256_state *sha; /* hash the bytes, or NULL */
-	uint8_t *buf;                  /* or copy them here */
+	uint8_t *buf;                  /* copy them here */
 	size_t cap;                    /* buf's size */
 	size_t len;                    /* bytes emitted so far */
 };
 
 static void put(struct sink *s, const void *p, size_t n)
 {
-	if (s->sha) {
-		crypto_hash_sha256_update(s->sha, p, n);
-	} else if (n && s->len + n <= s->cap) {
+	if (n && s->len + n <= s->cap)
 		memcpy(s->buf + s->len, p, n);
-	}
 	s->len += n;
 }
 
@@ -141,24 +137,22 @@ int itd_audit_hash(const struct itd_audit_entry *e, uint8_t out[ITD_AUDIT_HASH_L
 	int rc = check(e, len);
 	if (rc)
 		return rc;
-	if (sodium_init() < 0)
-		return ITD_EINTERNAL;
-	/* Most entries encode into a few hundred bytes: lay them out and hash
-	 * them in one call (a stream update per field costs about a fifth of
-	 * the hashing); a large one is hashed as a stream. */
+	/* Most entries encode into a few hundred bytes: lay them out on the
+	 * stack and hash them in one call (a digest update per field costs
+	 * about a fifth of the hashing); a large one gets a buffer of its own. */
 	uint8_t buf[2048];
 	struct sink s = {.buf = buf, .cap = sizeof buf};
 	emit(&s, e, len);
-	if (s.len <= sizeof buf) {
-		crypto_hash_sha256(out, buf, s.len);
-		return ITD_OK;
-	}
-	crypto_hash_sha256_state sha;
-	s = (struct sink){.sha = &sha};
-	crypto_hash_sha256_init(&sha);
+	if (s.len <= sizeof buf)
+		return itd_sha256(buf, s.len, out);
+	size_t need = s.len;
+	s = (struct sink){.buf = itd_malloc(need), .cap = need};
+	if (!s.buf)
+		return ITD_ENOMEM;
 	emit(&s, e, len);
-	crypto_hash_sha256_final(&sha, out);
-	return ITD_OK;
+	rc = itd_sha256(s.buf, s.len, out);
+	itd_free(s.buf);
+	return rc;
 }
 
 /* ------------------------------------------------------------- chain */
