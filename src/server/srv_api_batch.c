@@ -16,8 +16,18 @@
 
 static const char *const batch_keys[] = {"intents"};
 
-/* One item's error, in the shape of the API's error bodies. */
-static cJSON *item_error(unsigned status, const char *code, cJSON *details, const char *msg)
+/* One item's outcome.  Accepted items and duplicates are written straight
+ * into the answer; a refusal keeps the text of its error object (built
+ * with cJSON: rare, and its details vary). */
+struct item {
+	unsigned status;                   /* 202, 200 (duplicate) or the error's */
+	char id[ITD_ID_LEN];               /* 202/200: the intent */
+	uint64_t received_tick;            /* 202 */
+	char *error;                       /* else: {"status":..,"error":{..}} (cJSON_free) */
+};
+
+/* One item's error, in the shape of the API's error bodies, as text. */
+static char *item_error(unsigned status, const char *code, cJSON *details, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "status", status);
@@ -26,54 +36,115 @@ static cJSON *item_error(unsigned status, const char *code, cJSON *details, cons
 	if (details)
 		cJSON_AddItemToObject(e, "details", details);
 	cJSON_AddItemToObject(o, "error", e);
-	return o;
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
 }
 
-/* Submit one item; its result object, and the ticket to wait for. */
-static cJSON *submit_one(struct srv_req *r, const cJSON *item, uint64_t *ticket_out, bool *ok)
+/* Submit one item: its outcome, and the ticket to wait for.  Returns
+ * ITD_ENOMEM if even the error could not be written. */
+static int submit_one(struct srv_req *r, const cJSON *item, struct item *res, uint64_t *ticket_out)
 {
 	struct itd_engine *e = r->srv->engine;
 	struct srv_submit sb;
 	struct srv_bad bad = {0};
-	*ok = false;
 	int rc = srv_submit_check(itd_engine_scenario(e), item, &sb, &bad);
 	if (rc) {
-		cJSON *res = item_error(bad.status ? bad.status : 400, bad.code ? bad.code : "invalid_body",
+		res->status = bad.status ? bad.status : 400;
+		res->error = item_error(res->status, bad.code ? bad.code : "invalid_body",
 					bad.details, bad.msg);
 		bad.details = NULL;
 		srv_bad_fini(&bad);
-		return res;
+		return res->error ? ITD_OK : ITD_ENOMEM;
 	}
 	struct itd_receipt rc_;
 	char msg[256] = "";
 	uint64_t dup;
 	rc = srv_submit_engine(r, &sb, &rc_, msg, sizeof msg, &dup);
-	cJSON *res = NULL;
 	switch (rc) {
 	case ITD_OK:
-		res = cJSON_CreateObject();
-		cJSON_AddNumberToObject(res, "status", 202);
-		cJSON_AddStringToObject(res, "id", rc_.id);
-		cJSON_AddNumberToObject(res, "received_tick", (double)rc_.received_tick);
+		res->status = 202;
+		memcpy(res->id, rc_.id, sizeof res->id);
+		res->received_tick = rc_.received_tick;
 		*ticket_out = rc_.ticket;
-		*ok = true;
-		break;
+		return ITD_OK;
 	case ITD_EEXISTS:
-		res = cJSON_CreateObject();
-		cJSON_AddNumberToObject(res, "status", 200);
-		cJSON_AddStringToObject(res, "id", rc_.id);
-		cJSON_AddBoolToObject(res, "duplicate", true);
+		res->status = 200;
+		memcpy(res->id, rc_.id, sizeof res->id);
 		*ticket_out = dup;
-		*ok = true;
-		break;
+		return ITD_OK;
 	default: {
 		struct srv_refusal f;
 		srv_submit_refusal(rc, msg, rc_.id, &f);
-		res = item_error(f.status, f.code, f.details, msg[0] ? msg : itd_err_msg(rc));
-		break;
+		res->status = f.status;
+		res->error = item_error(f.status, f.code, f.details, msg[0] ? msg : itd_err_msg(rc));
+		return res->error ? ITD_OK : ITD_ENOMEM;
 	}
 	}
-	return res;
+}
+
+/* Append v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_lit(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* The answer: {"items":[...],"accepted":A,"failed":F}, in the order the
+ * items came.  Ids are generated ("i-" and digits): nothing to escape. */
+static int write_answer(struct srv_resp *out, unsigned status, const struct item *items, size_t n,
+			unsigned accepted, unsigned failed)
+{
+	size_t cap = 64;
+	for (size_t i = 0; i < n; i++)
+		cap += items[i].error ? strlen(items[i].error) + 1 : 80 + ITD_ID_LEN;
+	char *buf = itd_malloc(cap), *p = buf;
+	if (!buf)
+		return srv_json(out, 500, NULL);
+	p = put_lit(p, "{\"items\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct item *it = &items[i];
+		if (i)
+			*p++ = ',';
+		if (it->error) {
+			p = put_lit(p, it->error);
+		} else if (it->status == 202) {
+			p = put_lit(p, "{\"status\":202,\"id\":\"");
+			p = put_lit(p, it->id);
+			p = put_lit(p, "\",\"received_tick\":");
+			p = put_u64(p, it->received_tick);
+			*p++ = '}';
+		} else {
+			p = put_lit(p, "{\"status\":200,\"id\":\"");
+			p = put_lit(p, it->id);
+			p = put_lit(p, "\",\"duplicate\":true}");
+		}
+	}
+	p = put_lit(p, "],\"accepted\":");
+	p = put_u64(p, accepted);
+	p = put_lit(p, ",\"failed\":");
+	p = put_u64(p, failed);
+	*p++ = '}';
+	*p = '\0';
+	out->status = status;
+	out->content_type = NULL;
+	out->body = buf;
+	out->len = (size_t)(p - buf);
+	return ITD_OK;
 }
 
 int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out)
@@ -95,48 +166,47 @@ int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out)
 		return srv_error(out, 400, "invalid_field", d,
 				 "'intents' must be an array of 1..%d submissions", BATCH_MAX);
 	}
-	cJSON *j = cJSON_CreateObject();
-	cJSON *res = cJSON_AddArrayToObject(j, "items");
+	struct item *res = itd_calloc((size_t)n, sizeof *res);
+	if (!res) {
+		cJSON_Delete(body);
+		return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+	}
 	uint64_t last_ticket = 0;
 	unsigned accepted = 0, failed = 0;
 	bool full = false;
+	size_t k = 0;
+	int rc = ITD_OK;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, items)
 	{
 		uint64_t t = 0;
-		bool ok;
-		cJSON *one = submit_one(r, it, &t, &ok);
-		if (!one) {
-			cJSON_Delete(j);
-			cJSON_Delete(body);
-			return srv_error(out, 500, "out_of_memory", NULL, "out of memory");
-		}
-		cJSON_AddItemToArray(res, one);
-		if (ok) {
+		struct item *one = &res[k++];
+		if ((rc = submit_one(r, it, one, &t)))
+			break;
+		if (!one->error) {
 			accepted++;
 			if (t > last_ticket)
 				last_ticket = t;
 		} else {
 			failed++;
-			const cJSON *st = cJSON_GetObjectItemCaseSensitive(one, "status");
-			full |= cJSON_IsNumber(st) && st->valueint == 429;
+			full |= one->status == 429;
 		}
 	}
 	cJSON_Delete(body);
-	cJSON_AddNumberToObject(j, "accepted", accepted);
-	cJSON_AddNumberToObject(j, "failed", failed);
-	if (full)
-		snprintf(out->retry_after, sizeof out->retry_after, "1");
-	/* 202 when every item was accepted (or was a duplicate); otherwise
-	 * still 202 if any was, with the failures itemised; 4xx/503 only
-	 * when none was, as the first item's status says. */
-	unsigned status = 202;
-	if (!accepted) {
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(res, 0), "status");
-		status = cJSON_IsNumber(st) ? (unsigned)st->valueint : 400;
+	if (rc) {
+		rc = srv_error(out, 500, "out_of_memory", NULL, "out of memory");
+	} else {
+		if (full)
+			snprintf(out->retry_after, sizeof out->retry_after, "1");
+		/* 202 when every item was accepted (or was a duplicate); otherwise
+		 * still 202 if any was, with the failures itemised; 4xx/503 only
+		 * when none was, as the first item's status says. */
+		rc = write_answer(out, accepted ? 202 : res[0].status, res, k, accepted, failed);
+		if (!rc && last_ticket)
+			out->durable_ticket = last_ticket;
 	}
-	int rc = srv_json(out, status, j);
-	if (!rc && last_ticket)
-		out->durable_ticket = last_ticket;
+	for (size_t i = 0; i < k; i++)
+		cJSON_free(res[i].error);
+	itd_free(res);
 	return rc;
 }

@@ -349,37 +349,64 @@ static int check_required(const struct itd_intent_type *ty, const struct srv_sub
 /* The canonical form of a valid submission: fixed key order, defaults
  * filled in, parameters in declaration order.  Two bodies that ask for
  * the same thing hash alike, whatever their key order or spacing. */
+/* Seed of the idempotency hash ("itd-body"). */
+#define BODY_SEED UINT64_C(0x6974642d626f6479)
+
+static void hash_str(struct itd_hash_stream *h, const char *v)
+{
+	uint64_t n = v ? strlen(v) : 0;
+	itd_hash_stream_update(h, &n, sizeof n);
+	itd_hash_stream_update(h, v ? v : "", n);
+}
+
+static void hash_num(struct itd_hash_stream *h, double v)
+{
+	if (v == 0)
+		v = 0; /* -0 asks for what 0 asks for */
+	itd_hash_stream_update(h, &v, sizeof v);
+}
+
+/* What the submission asks for, as a hash: the type, source, priority,
+ * deadline, goal, key and the parameters given, in the order the type
+ * declares them, each field length-prefixed.  It is taken from the parsed
+ * values, so key order, spacing and number spelling (1, 1.0, 1e0) do not
+ * matter to idempotency. */
 static int body_hash(const struct itd_scenario *s, const struct srv_submit *sb, uint64_t *out)
 {
 	const struct itd_submission *sub = &sb->sub;
 	const struct itd_intent_type *ty = &s->types[sub->type];
-	cJSON *c = cJSON_CreateObject();
-	if (!c)
-		return ITD_ENOMEM;
-	cJSON_AddNumberToObject(c, "deadline_ticks", (double)sub->deadline_ticks);
-	if (sub->goal.present) {
-		cJSON *g = cJSON_AddObjectToObject(c, "goal");
-		cJSON_AddStringToObject(g, "metric", s->fields[sub->goal.metric].name);
-		cJSON_AddNumberToObject(g, "reference", sub->goal.reference);
-		cJSON_AddNumberToObject(g, "tolerance", sub->goal.tolerance);
+	struct itd_hash_stream h;
+	itd_hash_stream_init(&h, BODY_SEED);
+	hash_str(&h, ty->name);
+	hash_str(&h, itd_source_name(sub->source));
+	hash_num(&h, sub->priority);
+	itd_hash_stream_update(&h, &sub->deadline_ticks, sizeof sub->deadline_ticks);
+	uint8_t goal = sub->goal.present;
+	itd_hash_stream_update(&h, &goal, 1);
+	if (goal) {
+		hash_str(&h, s->fields[sub->goal.metric].name);
+		hash_num(&h, sub->goal.reference);
+		hash_num(&h, sub->goal.tolerance);
 	}
-	if (sub->idempotency_key)
-		cJSON_AddStringToObject(c, "idempotency_key", sub->idempotency_key);
-	cJSON *p = cJSON_AddObjectToObject(c, "params");
+	uint8_t keyed = sub->idempotency_key != NULL;
+	itd_hash_stream_update(&h, &keyed, 1);
+	hash_str(&h, sub->idempotency_key);
 	for (size_t d = 0; d < ty->n_params; d++)
-		for (size_t i = 0; i < sub->n_params; i++)
-			if (sb->params[i].param == d)
-				srv_jadd(p, ty->params[d].name,
-					 srv_json_value(&sb->params[i].value));
-	cJSON_AddNumberToObject(c, "priority", sub->priority);
-	cJSON_AddStringToObject(c, "source", itd_source_name(sub->source));
-	cJSON_AddStringToObject(c, "type", ty->name);
-	char *text = cJSON_PrintUnformatted(c);
-	cJSON_Delete(c);
-	if (!text)
-		return ITD_ENOMEM;
-	*out = itd_hash64(text, strlen(text), 0);
-	cJSON_free(text);
+		for (size_t i = 0; i < sub->n_params; i++) {
+			const struct itd_value *v = &sb->params[i].value;
+			if (sb->params[i].param != d)
+				continue;
+			hash_str(&h, ty->params[d].name);
+			uint8_t t = (uint8_t)v->type;
+			itd_hash_stream_update(&h, &t, 1);
+			if (v->type == ITD_T_NUM)
+				hash_num(&h, v->num);
+			else if (v->type == ITD_T_BOOL)
+				itd_hash_stream_update(&h, &(uint8_t){v->b}, 1);
+			else if (v->type == ITD_T_STR)
+				hash_str(&h, v->str);
+		}
+	*out = itd_hash_stream_digest(&h);
 	return ITD_OK;
 }
 

@@ -424,6 +424,12 @@ static void test_body_hash(void **state)
 	assert_true(h != hash_of(s, "{\"type\":\"orbit_correction\",\"goal\":{\"metric\":\"position\","
 				    "\"reference\":3,\"tolerance\":0.1},\"idempotency_key\":\"k\","
 				    "\"source\":\"schedule\"}"));
+	assert_true(h != hash_of(s, "{\"type\":\"orbit_correction\",\"goal\":{\"metric\":\"position\","
+				    "\"reference\":3,\"tolerance\":0.1},\"idempotency_key\":\"k\","
+				    "\"deadline_ticks\":50}"));
+	assert_true(h == hash_of(s, "{\"type\":\"orbit_correction\",\"goal\":{\"metric\":\"position\","
+				    "\"reference\":3e0,\"tolerance\":1e-1},\"idempotency_key\":\"k\","
+				    "\"priority\":-0}"));
 	uint64_t p1 = hash_of(f->typed, "{\"type\":\"fill\",\"goal\":{\"metric\":\"level\","
 					"\"reference\":1},\"params\":{\"rate\":1,\"operator\":\"a\"}}");
 	assert_true(p1 == hash_of(f->typed, "{\"type\":\"fill\",\"params\":{\"operator\":\"a\","
@@ -432,6 +438,8 @@ static void test_body_hash(void **state)
 	assert_true(p1 != hash_of(f->typed, "{\"type\":\"fill\",\"goal\":{\"metric\":\"level\","
 					    "\"reference\":1},\"params\":{\"rate\":1,"
 					    "\"operator\":\"b\"}}"));
+	assert_true(p1 != hash_of(f->typed, "{\"type\":\"fill\",\"goal\":{\"metric\":\"level\","
+					    "\"reference\":1},\"params\":{\"rate\":1}}"));
 }
 
 /* Every outcome of a parse is 0 or a 400 with a code; nothing leaks. */
