@@ -211,6 +211,7 @@ static void *waiter_main(void *arg)
 {
 	struct srv_durable *d = arg;
 	pthread_mutex_lock(&d->mu);
+	pthread_setname_np(pthread_self(), "itd-durable");
 	for (;;) {
 		if (!d->head) {
 			if (d->stopping)

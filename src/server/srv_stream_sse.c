@@ -384,6 +384,7 @@ static uint64_t wake_gap(const struct srv_stream *st)
 void *srv_stream_waker_main(void *arg)
 {
 	struct srv_stream *st = arg;
+	pthread_setname_np(pthread_self(), "itd-stream");
 	uint64_t last_round = 0, next_scan = 0, next_probe = 0;
 	pthread_mutex_lock(&st->mu);
 	while (!st->stop) {

@@ -289,6 +289,7 @@ static void fail(struct itd_journal *j, const char *why)
 static void *writer_main(void *arg)
 {
 	struct itd_journal *j = arg;
+	pthread_setname_np(pthread_self(), "itd-journal");
 	char why[sizeof j->why];
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
@@ -335,6 +336,7 @@ static int writer_start(struct itd_journal *j)
 static void *checker_main(void *arg)
 {
 	struct itd_journal *j = arg;
+	pthread_setname_np(pthread_self(), "itd-check");
 	sqlite3 *db = NULL;
 	char why[256] = "";
 	if (itd_journal_db_reader(j, &db))

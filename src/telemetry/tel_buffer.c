@@ -217,6 +217,7 @@ static bool caught_up(const struct tel_sink *s)
 static void *sink_main(void *arg)
 {
 	struct tel_sink *s = arg;
+	pthread_setname_np(pthread_self(), "itd-telemetry");
 	struct itd_tel *t = s->t;
 
 	pthread_mutex_lock(&t->mu);
