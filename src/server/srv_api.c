@@ -166,9 +166,9 @@ int srv_submit_engine(struct srv_req *r, struct srv_submit *sb, struct itd_recei
 {
 	struct srv_durable *dw = r->srv->durable;
 	sb->sub.actor = srv_actor(r);
-	srv_durable_key_enter(dw, sb->sub.idempotency_key);
+	uint64_t entered = srv_durable_key_enter(dw, sb->sub.idempotency_key);
 	int rc = itd_engine_submit(r->srv->engine, &sb->sub, rcpt, msg, cap);
-	*dup_ticket = srv_durable_key_leave(dw, sb->sub.idempotency_key, rc, rcpt->ticket);
+	*dup_ticket = srv_durable_key_leave(dw, sb->sub.idempotency_key, rc, rcpt->ticket, entered);
 	return rc;
 }
 

@@ -404,6 +404,7 @@ static void repair_store(struct itd_server *s, const volatile int *stop)
 				itd_tel_end(s->tel);
 				itd_tel_tick_end(s->tel, rec.last_tick, itd_engine_now_ms(s->engine));
 				s->store_failed = false;
+				srv_durable_repaired(s->durable);
 				itd_engine_intake_gate(s->engine, 0);
 				__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
 				return;

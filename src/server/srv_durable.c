@@ -82,6 +82,7 @@ struct srv_durable {
 	pthread_mutex_t key_mu;            /* guards keys */
 	pthread_cond_t key_left;           /* a bucket's inflight reached 0 */
 	struct key_bucket keys[KEY_BUCKETS];
+	uint64_t repairs;                  /* store repairs so far (atomic) */
 };
 
 /* Wait on cv (holding mu) until ns (monotonic); false once past it.  The
@@ -210,8 +211,8 @@ static void resume_all(struct srv_durable_wait *w)
 static void *waiter_main(void *arg)
 {
 	struct srv_durable *d = arg;
-	pthread_mutex_lock(&d->mu);
 	pthread_setname_np(pthread_self(), "itd-durable");
+	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		if (!d->head) {
 			if (d->stopping)
@@ -370,16 +371,24 @@ static struct key_bucket *bucket(struct srv_durable *d, const char *key)
 	return &d->keys[h % KEY_BUCKETS];
 }
 
-void srv_durable_key_enter(struct srv_durable *d, const char *key)
+uint64_t srv_durable_key_enter(struct srv_durable *d, const char *key)
 {
 	if (!d || !key)
-		return;
+		return 0;
 	pthread_mutex_lock(&d->key_mu);
 	bucket(d, key)->inflight++;
 	pthread_mutex_unlock(&d->key_mu);
+	return __atomic_load_n(&d->repairs, __ATOMIC_ACQUIRE);
 }
 
-uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket)
+void srv_durable_repaired(struct srv_durable *d)
+{
+	if (d)
+		__atomic_add_fetch(&d->repairs, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket,
+			       uint64_t entered)
 {
 	if (!d || !key)
 		return 0;
@@ -400,12 +409,16 @@ uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, u
 		wait_for = b->ticket;
 	}
 	pthread_mutex_unlock(&d->key_mu);
-	/* A ticket a failed commit lost, while the store is healthy again:
-	 * it was repaired and the engine rebuilt from what was durable, so
-	 * the original the engine still knows is durable (the lost ticket was
-	 * another submission's, with a key in the same bucket). */
+	/* A ticket a failed commit lost, while the store is healthy again and
+	 * no repair finished since this submission entered: the engine that
+	 * found the original had been rebuilt from what was durable, so the
+	 * original is durable (the lost ticket was another submission's, with
+	 * a key in the same bucket).  If a repair finished meanwhile, the
+	 * engine may have answered before it, from an original the failure
+	 * lost: the lost ticket stands, and the duplicate is answered 503. */
 	if (wait_for && itd_store_wait(d->store, wait_for, 0) == ITD_EIO &&
-	    itd_store_status(d->store, NULL, 0) == ITD_OK)
+	    itd_store_status(d->store, NULL, 0) == ITD_OK &&
+	    __atomic_load_n(&d->repairs, __ATOMIC_ACQUIRE) == entered)
 		wait_for = 0;
 	return wait_for;
 }

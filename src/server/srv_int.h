@@ -258,14 +258,21 @@ int srv_durable_refuse(struct srv_resp *out, int rc);
 
 /* Idempotent duplicates: the engine tells a duplicate only the original's
  * id, not its ticket, so submissions with a key record theirs here.  Call
- * enter before itd_engine_submit and leave after it with its result and
- * receipt ticket (d or key NULL: no-ops).  leave returns, for a duplicate
- * (rc ITD_EEXISTS), a ticket at least the original's when the original was
- * accepted by this process and not since recovered (0 when it came from
- * the journal: it is durable); it may wait (at most a second) for same-key
- * submissions still in itd_engine_submit.  Otherwise 0. */
-void srv_durable_key_enter(struct srv_durable *d, const char *key);
-uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket);
+ * enter before itd_engine_submit and leave after it with its result, its
+ * receipt ticket and what enter returned (d or key NULL: no-ops).  leave
+ * returns, for a duplicate (rc ITD_EEXISTS), a ticket at least the
+ * original's when the original was accepted by this process and not since
+ * recovered (0 when it came from the journal: it is durable); it may wait
+ * (at most a second) for same-key submissions still in itd_engine_submit.
+ * Otherwise 0.  A returned ticket a failed commit lost answers 503: the
+ * original may be lost with it. */
+uint64_t srv_durable_key_enter(struct srv_durable *d, const char *key);
+uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket,
+			       uint64_t entered);
+/* The store was repaired and the engine rebuilt from what is durable (call
+ * before intake reopens): a duplicate answered by the engine before this
+ * may have found an original the rebuild no longer has. */
+void srv_durable_repaired(struct srv_durable *d);
 
 struct srv_durable_stats {
 	uint64_t waiting;        /* parked now */

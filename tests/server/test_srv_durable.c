@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../store/journal_fault_vfs.h"
 #include "scenario_fixture.h"
 #include "server/srv_int.h"
 
@@ -23,6 +24,10 @@ struct fx {
 
 static int setup(void **state)
 {
+	/* Every store here goes through the fault-injecting VFS (unarmed, it
+	 * only forwards). */
+	shim_register();
+	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
 	struct fx *f = calloc(1, sizeof *f);
 	f->dir = itd_test_tmpdir("srv-durable");
 	f->scn = fixture_builtin("spacecraft", NULL, 0);
@@ -74,9 +79,9 @@ static int submit(struct fx *f, const char *key, struct itd_receipt *r, uint64_t
 			 .metric = (uint32_t)itd_scenario_field(f->scn, "position"),
 			 .reference = 3.0, .tolerance = 0.1}};
 	char msg[256];
-	srv_durable_key_enter(f->d, key);
+	uint64_t entered = srv_durable_key_enter(f->d, key);
 	int rc = itd_engine_submit(f->e, &sub, r, msg, sizeof msg);
-	*dup_ticket = srv_durable_key_leave(f->d, key, rc, r->ticket);
+	*dup_ticket = srv_durable_key_leave(f->d, key, rc, r->ticket, entered);
 	return rc;
 }
 
@@ -112,8 +117,8 @@ static void test_duplicate_ticket(void **state)
 	assert_string_equal(r2.id, r1.id);
 	assert_true(dup2 >= r1.ticket);
 	/* Without a key nothing is tracked. */
-	assert_int_equal(srv_durable_key_leave(f->d, NULL, ITD_EEXISTS, 0), 0);
-	assert_int_equal(srv_durable_key_leave(NULL, "key-a", ITD_EEXISTS, 0), 0);
+	assert_int_equal(srv_durable_key_leave(f->d, NULL, ITD_EEXISTS, 0, 0), 0);
+	assert_int_equal(srv_durable_key_leave(NULL, "key-a", ITD_EEXISTS, 0, 0), 0);
 }
 
 struct dup_arg {
@@ -125,9 +130,9 @@ struct dup_arg {
 static void *dup_main(void *arg)
 {
 	struct dup_arg *a = arg;
-	srv_durable_key_enter(a->d, "racing");
+	uint64_t entered = srv_durable_key_enter(a->d, "racing");
 	pthread_barrier_wait(a->go);
-	a->got = srv_durable_key_leave(a->d, "racing", ITD_EEXISTS, 0);
+	a->got = srv_durable_key_leave(a->d, "racing", ITD_EEXISTS, 0, entered);
 	return NULL;
 }
 
@@ -146,7 +151,7 @@ static void test_duplicate_of_inflight(void **state)
 		assert_int_equal(pthread_create(&th, NULL, dup_main, &a), 0);
 		pthread_barrier_wait(&go);
 		uint64_t ticket = 1000 + i;
-		assert_int_equal(srv_durable_key_leave(f->d, "racing", ITD_OK, ticket), 0);
+		assert_int_equal(srv_durable_key_leave(f->d, "racing", ITD_OK, ticket, 0), 0);
 		pthread_join(th, NULL);
 		pthread_barrier_destroy(&go);
 		assert_true(a.got >= ticket);
@@ -161,10 +166,89 @@ static void test_duplicate_wait_is_bounded(void **state)
 	srv_durable_key_enter(f->d, "stuck");
 	srv_durable_key_enter(f->d, "stuck");
 	uint64_t t0 = itd_clock_mono_ns();
-	assert_int_equal(srv_durable_key_leave(f->d, "stuck", ITD_EEXISTS, 0), 0);
+	assert_int_equal(srv_durable_key_leave(f->d, "stuck", ITD_EEXISTS, 0, 0), 0);
 	uint64_t dt = itd_clock_mono_ns() - t0;
 	assert_true(dt >= 900000000u && dt < 5000000000u);
-	assert_int_equal(srv_durable_key_leave(f->d, "stuck", ITD_OK, 7), 0);
+	assert_int_equal(srv_durable_key_leave(f->d, "stuck", ITD_OK, 7, 0), 0);
+}
+
+/* Fail every fsync until disarmed: the next commit fails and the store
+ * refuses writes until reopened. */
+static void fail_store(void)
+{
+	fault_arm(0, 1, true, SQLITE_IOERR_WRITE);
+}
+
+static void repair(struct fx *f)
+{
+	fault_arm(0, 0, false, 0);
+	char err[256];
+	assert_int_equal(itd_store_reopen(f->st, err, sizeof err), ITD_OK);
+	srv_durable_repaired(f->d);
+}
+
+/* A retry that reached the engine before a repair finished, while the
+ * engine still knew an original the failed commit lost: it is not told
+ * "duplicate" (200) for an intent that no longer exists, but gets the lost
+ * ticket, which answers 503 so that it is retried after the repair. */
+static void test_duplicate_of_lost_original(void **state)
+{
+	struct fx *f = *state;
+	struct itd_receipt r1, r2;
+	uint64_t dup;
+	fail_store();
+	assert_int_equal(submit(f, "lost-key", &r1, &dup), ITD_OK);
+	assert_int_equal(itd_store_wait(f->st, r1.ticket, -1), ITD_EIO);
+	struct itd_submission sub = {
+		.type = (uint32_t)itd_scenario_type(f->scn, "orbit_correction"),
+		.source = ITD_SRC_GROUND, .priority = 1, .idempotency_key = "lost-key",
+		.body_hash = 42,
+		.goal = {.present = true,
+			 .metric = (uint32_t)itd_scenario_field(f->scn, "position"),
+			 .reference = 3.0, .tolerance = 0.1}};
+	char msg[256];
+	uint64_t entered = srv_durable_key_enter(f->d, "lost-key");
+	assert_int_equal(itd_engine_submit(f->e, &sub, &r2, msg, sizeof msg), ITD_EEXISTS);
+	assert_string_equal(r2.id, r1.id);
+	repair(f);
+	uint64_t t = srv_durable_key_leave(f->d, "lost-key", ITD_EEXISTS, r2.ticket, entered);
+	assert_true(t >= r1.ticket);
+	assert_int_equal(itd_store_wait(f->st, t, 0), ITD_EIO);
+}
+
+/* FNV-1a, as srv_durable.c buckets keys. */
+static uint32_t key_bucket_of(const char *key)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % 4096;
+}
+
+/* After a repair, a duplicate of a durable original whose key shares a
+ * bucket with a submission the failure lost is still answered as the
+ * duplicate it is (no 503): the lost ticket was the other key's. */
+static void test_duplicate_after_repair(void **state)
+{
+	struct fx *f = *state;
+	char other[32];
+	uint32_t want = key_bucket_of("kept-key");
+	for (unsigned i = 0;; i++) {
+		snprintf(other, sizeof other, "other-%u", i);
+		if (key_bucket_of(other) == want)
+			break;
+	}
+	struct itd_receipt r1, r2, r3;
+	uint64_t dup;
+	assert_int_equal(submit(f, "kept-key", &r1, &dup), ITD_OK);
+	assert_int_equal(itd_store_wait(f->st, r1.ticket, -1), ITD_OK);
+	fail_store();
+	assert_int_equal(submit(f, other, &r2, &dup), ITD_OK);
+	assert_int_equal(itd_store_wait(f->st, r2.ticket, -1), ITD_EIO);
+	repair(f);
+	assert_int_equal(submit(f, "kept-key", &r3, &dup), ITD_EEXISTS);
+	assert_string_equal(r3.id, r1.id);
+	assert_int_equal(dup, 0);
 }
 
 /* The 503 replaces the prepared answer and keeps the error shape. */
@@ -211,6 +295,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_ticket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_of_inflight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_wait_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_of_lost_original, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_after_repair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	};
