@@ -160,6 +160,12 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		if (trc)
 			fprintf(stderr, "intentd: cannot read %s to refill the live stream: %s\n",
 				path, itd_err_msg(trc));
+		/* The file may lack the events of ticks up to the newest
+		 * snapshot (a crash between a tick's commit and the delivery
+		 * of its events): start from an older snapshot if need be. */
+		else
+			itd_store_replay_since(s->store, srv_stream_last_seq(s->stream),
+					       cfg->stream_ring);
 	}
 	/* Start-up may wait for the sinks: no re-emitted event is dropped. */
 	s->replaying = true;
@@ -167,6 +173,7 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 	itd_store_on_replay(s->store, on_replay_tick, s);
 	rc = itd_store_recover(s->store, s->engine, true, &rec, err, cap);
 	itd_store_on_replay(s->store, NULL, NULL);
+	itd_store_replay_since(s->store, 0, 0);
 	s->replaying = false;
 	s->replay_emit = false;
 	if (!rc)

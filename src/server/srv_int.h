@@ -193,6 +193,8 @@ int srv_stream_recent(struct srv_stream *st, uint64_t after_seq, size_t limit, c
  * srv_stream_arena_bytes says how much of the file's tail can fit. */
 void srv_stream_preload(void *ctx, const char *line, size_t n);
 size_t srv_stream_arena_bytes(const struct srv_stream *st);
+/* The last seq the ring holds or has been told of (0: none). */
+uint64_t srv_stream_last_seq(struct srv_stream *st);
 /* The run continues after `seq` (a recovered journal): a client resuming
  * from there has missed nothing even if the ring holds no event yet. */
 void srv_stream_resume_at(struct srv_stream *st, uint64_t seq);

@@ -139,6 +139,14 @@ void srv_stream_preload(void *ctx, const char *line, size_t n)
 	pthread_mutex_unlock(&st->mu);
 }
 
+uint64_t srv_stream_last_seq(struct srv_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	uint64_t seq = st->last_seq;
+	pthread_mutex_unlock(&st->mu);
+	return seq;
+}
+
 size_t srv_stream_arena_bytes(const struct srv_stream *st)
 {
 	return st->arena_cap;

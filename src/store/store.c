@@ -358,13 +358,31 @@ static void corrupt_snapshot(void *ctx, uint64_t tick, const char *why)
 
 /* Load the newest valid snapshot into e; 0 with r->snapshot_tick and
  * *arrivals set, or ITD_ENOTFOUND (none usable: start from tick 0). */
+/* The newest tick recovery may start at: the last whose events the sinks
+ * all hold (itd_store_replay_since), when that is within reach of the
+ * journal's end; else any (INT64_MAX, as SQLite compares ticks). */
+static int start_bound(struct itd_store *st, uint64_t *bound)
+{
+	*bound = (uint64_t)INT64_MAX;
+	if (!st->since_have)
+		return ITD_OK;
+	uint64_t tick, end;
+	int rc = itd_journal_tick_at_seq(st->j, st->since_have, &tick, &end);
+	if (!rc && end > st->since_have && end - st->since_have < st->since_reach)
+		*bound = tick; /* 0: from the start */
+	return rc;
+}
+
 static int load_snapshot(struct itd_store *st, struct itd_engine *e,
 			 struct itd_store_recovery *r, uint64_t *arrivals)
 {
-	uint64_t tick;
+	uint64_t tick, bound;
 	void *data = NULL;
 	size_t len = 0;
-	int rc = itd_journal_latest_snapshot(st->j, &tick, &data, &len, corrupt_snapshot, r);
+	int rc = start_bound(st, &bound);
+	if (!rc)
+		rc = itd_journal_snapshot_at_most(st->j, bound, &tick, &data, &len,
+						  corrupt_snapshot, r);
 	if (rc)
 		return rc;
 	rc = itd_engine_load(e, data, len, arrivals);
@@ -438,6 +456,12 @@ void itd_store_on_replay(struct itd_store *st, itd_store_replay_fn fn, void *ctx
 {
 	st->on_replay = fn;
 	st->replay_ctx = ctx;
+}
+
+void itd_store_replay_since(struct itd_store *st, uint64_t have, uint64_t reach)
+{
+	st->since_have = have;
+	st->since_reach = reach;
 }
 
 int itd_store_recover(struct itd_store *st, struct itd_engine *e, bool from_snapshot,

@@ -76,6 +76,17 @@ typedef void (*itd_store_replay_fn)(void *ctx, uint64_t tick, uint64_t seq_befor
 				    uint64_t seq_after, uint64_t seq_end);
 void itd_store_on_replay(struct itd_store *st, itd_store_replay_fn fn, void *ctx);
 
+/* Before a recovery: the sinks already hold every event up to seq `have`
+ * (the telemetry file's last), and the front end emits again the events
+ * within `reach` seqs of the journal's end.  A recovery from a snapshot
+ * then starts at the newest one whose tick's events are all at or below
+ * `have`, when that lies within reach of the end: the ticks it re-runs
+ * emit again every event the sinks lack, those of the ticks up to the
+ * newest snapshot included (a crash can come between a tick's commit and
+ * the delivery of its events).  Further back, or have 0: the newest
+ * snapshot, as without this call. */
+void itd_store_replay_since(struct itd_store *st, uint64_t have, uint64_t reach);
+
 /* Which fields a divergence changed: after itd_store_recover reported
  * ITD_EVERIFY at `tick`, re-run the journal (unchecked) into `fresh` up to
  * the first valid snapshot at or after the tick, load that snapshot into

@@ -17,6 +17,10 @@ struct itd_store {
 					  event (UINT64_MAX: no event yet) */
 	itd_store_replay_fn on_replay; /* told of each tick a recovery re-runs, or NULL */
 	void *replay_ctx;              /* its argument */
+	uint64_t since_have;           /* itd_store_replay_since: the sinks hold
+					  events up to this seq (0: not set) */
+	uint64_t since_reach;          /* and events within this many seqs of the
+					  journal's end are emitted again */
 
 	/* Snapshots (tick thread). */
 	uint64_t snap_every;           /* a snapshot every N ticks; 0: none */

@@ -203,6 +203,18 @@ int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick,
 int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
 				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx);
 
+/* The newest snapshot at or before `tick` whose checksum verifies, as
+ * itd_journal_latest_snapshot.  ITD_ENOTFOUND if there is none. */
+int itd_journal_snapshot_at_most(struct itd_journal *j, uint64_t tick, uint64_t *tick_out,
+				 void **data_out, size_t *len_out, itd_journal_corrupt_fn corrupt,
+				 void *ctx);
+
+/* The last tick whose record's telemetry seq is at most `seq` (0: none)
+ * and the telemetry seq the journal's last tick ends at (0: no tick).  It
+ * reads the tick records after `seq` backwards from the end. */
+int itd_journal_tick_at_seq(struct itd_journal *j, uint64_t seq, uint64_t *tick_out,
+			    uint64_t *end_seq_out);
+
 /* The oldest snapshot at or after tick `from` whose checksum verifies
  * (others are skipped), as itd_journal_latest_snapshot.  ITD_ENOTFOUND if
  * there is none. */

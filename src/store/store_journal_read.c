@@ -181,6 +181,49 @@ int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void 
 			     0, tick_out, data_out, len_out, corrupt, ctx);
 }
 
+int itd_journal_snapshot_at_most(struct itd_journal *j, uint64_t tick, uint64_t *tick_out,
+				 void **data_out, size_t *len_out, itd_journal_corrupt_fn corrupt,
+				 void *ctx)
+{
+	return find_snapshot(j,
+			     "SELECT tick, data, checksum FROM snapshot WHERE tick <= ?1"
+			     " ORDER BY tick DESC",
+			     tick, tick_out, data_out, len_out, corrupt, ctx);
+}
+
+/* The first column of the query's first row, or 0 with no row. */
+static int first_u64(struct itd_journal *j, const char *sql, uint64_t arg, uint64_t *out)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	*out = 0;
+	int rc = reader_query(j, sql, arg, &db, &st);
+	if (rc)
+		return rc;
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		rc = walk_rc(src);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int itd_journal_tick_at_seq(struct itd_journal *j, uint64_t seq, uint64_t *tick_out,
+			    uint64_t *end_seq_out)
+{
+	*tick_out = 0;
+	/* From the end backwards: the rows read are the ticks after seq. */
+	int rc = first_u64(j, "SELECT tel_seq FROM tick WHERE tick > ?1 ORDER BY tick DESC LIMIT 1",
+			   0, end_seq_out);
+	if (!rc)
+		rc = first_u64(j,
+			       "SELECT tick FROM tick WHERE tel_seq <= ?1 ORDER BY tick DESC LIMIT 1",
+			       seq, tick_out);
+	return rc;
+}
+
 int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *tick_out,
 			      void **data_out, size_t *len_out)
 {

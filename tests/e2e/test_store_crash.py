@@ -8,7 +8,8 @@ docs/design/store.md).
 2. The crash loop: 8 submitter threads hammer POST /api/v1/intents over
    keep-alive connections while the server is SIGKILLed at random moments
    (0.3 .. 1.5 s after it became ready) and restarted on the same data dir
-   and telemetry file, 20 times.  Then, after a graceful stop:
+   and telemetry file, 20 times, with a snapshot every 25 ticks (a restart
+   starts from one).  Then, after a graceful stop:
    - telemetry: every line is JSON; seq is unique and increases along the
      file; engine.tick cycles increase (by exactly 1 where no seq is missing
      in between); no (cycle, event, intent_id) twice; at most one
@@ -581,7 +582,10 @@ def check_store_executions(d):
 def crash_loop(rng, seed):
     d = os.path.join(TMP, "data")
     tel = os.path.join(TMP, "telemetry.jsonl")
+    # A snapshot every 25 ticks (8 per second): kills land at every point of
+    # a snapshot's life, and restarts start from snapshots, not tick 0.
     args = ["--scenario", "spacecraft", "--data", d, "--rate", "200", "--telemetry", tel,
+            "--snapshot-every", "25",
             "--set", "engine.max_intents=100000", "--set", "engine.intake_capacity=4096"]
     if EXEC_HEAVY:
         args += ["--set", "constants.position_limit=1000000"]
