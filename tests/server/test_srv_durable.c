@@ -4,7 +4,6 @@
  * original's, also while the original is still inside the engine; the 503
  * keeps the API's error shape.  Parking itself (suspended connections) is
  * tested end to end by tests/e2e/test_serve_durable.py. */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +45,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -61,7 +52,7 @@ static int teardown(void **state)
 	assert_int_equal(itd_store_close(f->st), ITD_OK);
 	itd_engine_destroy(f->e);
 	itd_scenario_destroy(f->scn);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	itd_test_rmtree(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;

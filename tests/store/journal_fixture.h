@@ -3,7 +3,6 @@
 #ifndef ITD_TEST_JOURNAL_FIXTURE_H
 #define ITD_TEST_JOURNAL_FIXTURE_H
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +36,10 @@ static inline struct itd_journal *open_ok(const struct itd_journal_config *cfg)
 	return j;
 }
 
-static inline int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Remove a test directory and free its name. */
 static inline void rm_dir(char *dir)
 {
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	itd_test_rmtree(dir);
 	free(dir);
 }
 

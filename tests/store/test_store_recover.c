@@ -3,7 +3,6 @@
  * sinks hold events only up to some seq (itd_store_replay_since), it
  * starts early enough that the ticks it re-runs cover every event after
  * that seq, as long as the journal ends within reach of it. */
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,14 +83,6 @@ static struct itd_store_recovery recover(struct fx *f, uint64_t have, uint64_t r
 	return rec;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
@@ -117,7 +108,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	itd_scenario_destroy(f->scn);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	itd_test_rmtree(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;

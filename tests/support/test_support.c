@@ -1,4 +1,5 @@
 /* test_support.c: helpers shared by the cmocka suites. */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,4 +32,17 @@ char *itd_test_tmpdir(const char *tag)
 	char *d = mkdtemp(tmpl);
 	assert_non_null(d);
 	return strdup(d);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void itd_test_rmtree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

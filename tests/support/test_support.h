@@ -14,5 +14,7 @@ char *itd_test_read_file(const char *path, size_t *len_out);
 /* A fresh private directory under $TMPDIR (or /tmp); caller frees the
  * string and may leave the directory for post-mortem inspection. */
 char *itd_test_tmpdir(const char *tag);
+/* Remove dir and everything under it (best effort). */
+void itd_test_rmtree(const char *dir);
 
 #endif
