@@ -206,6 +206,9 @@ static void settle_met_goals(struct itd_engine *e)
 {
 	struct itd_intents *t = &e->intents;
 	const struct itd_expr_frame base = {.global = e->global};
+	/* Backwards by index, so the intents that end here may stay in the
+	 * list until the one pass at the end (a tick may settle thousands). */
+	itd_intents_defer(t);
 	for (uint32_t i = t->n_active; i-- > 0;) {
 		struct itd_intent *in = itd_intents_active(t, i);
 		const struct itd_expr *cw = e->scn->types[in->type].complete_when;
@@ -227,6 +230,7 @@ static void settle_met_goals(struct itd_engine *e)
 				      .reason = "goal_met", .n = in->executions};
 		itd_engine_emit(e, &c);
 	}
+	itd_intents_undefer(t);
 }
 
 void itd_engine_phase_gate(struct itd_engine *e)
@@ -369,7 +373,9 @@ void itd_engine_phase_execute(struct itd_engine *e)
 	}
 
 	/* Deadlines: an active intent past its deadline expires.  Walk
-	 * backwards: expiring removes the intent from the active list. */
+	 * backwards, so the expired may stay in the list until the one pass
+	 * at the end. */
+	itd_intents_defer(t);
 	for (uint32_t i = t->n_active; i-- > 0;) {
 		struct itd_intent *in = itd_intents_active(t, i);
 		if (!in->deadline_tick || e->tick <= in->deadline_tick)
@@ -380,6 +386,7 @@ void itd_engine_phase_execute(struct itd_engine *e)
 				      .reason = "deadline", .n = in->deadline_tick};
 		itd_engine_emit(e, &x);
 	}
+	itd_intents_undefer(t);
 }
 
 /* Phase 8 (persist): the tick's journal record, after its last event and

@@ -166,6 +166,10 @@ struct itd_intents {
 	uint64_t n_map;              /* map size (power of two, >= 2 cap) */
 	uint32_t *active;            /* record indices of non-terminal intents, by seq */
 	uint32_t n_active;
+	uint32_t n_deferred;         /* intents that ended while deactivation was
+					deferred: still in `active` (see
+					itd_intents_defer) */
+	bool deferring;              /* itd_intents_defer is in effect */
 	struct itd_transition *hist_pool; /* cap * hist_cap transitions */
 	uint32_t hist_cap;           /* per intent */
 	struct itd_value *frame_pool;/* cap * n_intent_slots values */
@@ -268,6 +272,14 @@ struct itd_intent *itd_intents_active_of_type(struct itd_intents *t, uint32_t ty
  * archives the intent (it leaves the active list, the record stays). */
 int itd_intent_transition(struct itd_intents *t, struct itd_intent *in, enum itd_status to,
 			  uint64_t tick, const char *reason);
+/* Many intents ending in one pass (a tick settling the goals met): with
+ * deferral on, one that ends stays in the active list, in place, until
+ * itd_intents_undefer removes every ended one in a single pass; each
+ * removal alone costs a search and a move of the list.  Meanwhile the
+ * active list may hold ended intents: only a walk that expects them (by
+ * index, from the end) may run in between. */
+void itd_intents_defer(struct itd_intents *t);
+void itd_intents_undefer(struct itd_intents *t);
 /* True if the lifecycle allows from -> to. */
 bool itd_intent_can(enum itd_status from, enum itd_status to);
 

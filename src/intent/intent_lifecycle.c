@@ -135,6 +135,24 @@ static void deactivate(struct itd_intents *t, uint32_t idx)
 	}
 }
 
+void itd_intents_defer(struct itd_intents *t)
+{
+	t->deferring = true;
+}
+
+void itd_intents_undefer(struct itd_intents *t)
+{
+	t->deferring = false;
+	if (!t->n_deferred)
+		return;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < t->n_active; i++)
+		if (!itd_status_terminal(t->rec[t->active[i]].status))
+			t->active[k++] = t->active[i];
+	t->n_active = k;
+	t->n_deferred = 0;
+}
+
 /* Where transition number j (0-based) of an intent is kept: the first two
  * (receipt and queueing) forever, later ones in a ring over the rest. */
 static uint64_t hist_slot(const struct itd_intents *t, uint64_t j)
@@ -162,7 +180,10 @@ int itd_intent_transition(struct itd_intents *t, struct itd_intent *in, enum itd
 	t->by_status[from]--;
 	t->by_status[to]++;
 	if (itd_status_terminal(to)) {
-		deactivate(t, (uint32_t)(in - t->rec));
+		if (t->deferring)
+			t->n_deferred++;
+		else
+			deactivate(t, (uint32_t)(in - t->rec));
 		itd_intents_archived(t, in);
 		pthread_mutex_lock(&t->lock);
 		t->n_live--;

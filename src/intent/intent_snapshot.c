@@ -683,6 +683,8 @@ void itd_intents_swap(struct itd_intents *a, struct itd_intents *b)
 	SWAP(n_map);
 	SWAP(active);
 	SWAP(n_active);
+	SWAP(n_deferred);
+	SWAP(deferring);
 	SWAP(hist_pool);
 	SWAP(hist_cap);
 	SWAP(frame_pool);

@@ -145,6 +145,34 @@ static void test_terminal_transition_archives_and_keeps_the_record(void **state)
 	assert_int_equal(a->n_hist, 5);
 }
 
+/* Deferred deactivation: ended intents stay in the active list, in place,
+ * until undefer removes them in one pass, leaving the rest in order. */
+static void test_deferred_deactivation(void **state)
+{
+	struct fx *f = *state;
+	char msg[128];
+	struct itd_intent *in[3];
+	struct itd_intent_spec spec = orbit_spec(f->scn);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(itd_intents_create(&f->t, &spec, 1, &in[i], msg, sizeof msg),
+				 ITD_OK);
+	itd_intents_defer(&f->t);
+	assert_int_equal(itd_intent_transition(&f->t, in[2], S(CANCELLED), 2, "x"), ITD_OK);
+	assert_int_equal(itd_intent_transition(&f->t, in[0], S(CANCELLED), 2, "x"), ITD_OK);
+	assert_int_equal(f->t.n_active, 3);
+	assert_ptr_equal(itd_intents_active(&f->t, 0), in[0]);
+	assert_int_equal(f->t.by_status[S(CANCELLED)], 2);
+	assert_int_equal(f->t.n_live, 1);
+	itd_intents_undefer(&f->t);
+	assert_int_equal(f->t.n_active, 1);
+	assert_ptr_equal(itd_intents_active(&f->t, 0), in[1]);
+	/* Off again: an intent that ends leaves the list at once. */
+	assert_int_equal(itd_intent_transition(&f->t, in[1], S(CANCELLED), 3, "x"), ITD_OK);
+	assert_int_equal(f->t.n_active, 0);
+	itd_intents_undefer(&f->t);
+	assert_int_equal(f->t.n_active, 0);
+}
+
 static void test_history_ring_keeps_receipt_and_the_latest(void **state)
 {
 	struct fx *f = *state;
@@ -301,6 +329,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transition_table_matches_the_diagram),
 		cmocka_unit_test(test_status_and_source_names_round_trip),
+		cmocka_unit_test_setup_teardown(test_deferred_deactivation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_gives_deterministic_ids_and_history, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_terminal_transition_archives_and_keeps_the_record,
