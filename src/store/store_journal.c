@@ -64,6 +64,24 @@ static size_t ring_reserve(struct itd_journal *j, size_t need)
 	return off;
 }
 
+/* Past this age of the oldest record not yet durable (two ticks at the
+ * default 100 Hz), with more than LAG_BYTES of records waiting, the writer
+ * is behind the load: inputs are refused until it catches up.  A paced
+ * tick waits until its record is durable, behind everything queued before
+ * it, so this also bounds how long a tick waits.  Each input costs the
+ * writer again at its tick (audit entries, the intent index); unrefused,
+ * the backlog grew until ticks waited seconds for room and applied tens
+ * of thousands of inputs each.  A slow disk under light load (few
+ * records, each commit slow) is not refused: the queue must also hold
+ * more than LAG_BYTES. */
+#define LAG_NS (20 * UINT64_C(1000000))
+#define LAG_BYTES (256u << 10) /* about 1,500 submissions */
+
+static bool input_lagging(const struct itd_journal *j, uint64_t now)
+{
+	return j->used > LAG_BYTES && now - j->oldest_ns > LAG_NS;
+}
+
 /* Copy one record into the ring and hand out its ticket.  `fixed` is the
  * type's fixed part; a and b are its variable parts (either may be empty).
  * With `last`, the record's `key` must exceed *last, checked and claimed
@@ -88,18 +106,26 @@ static int append(struct itd_journal *j, uint32_t type, const void *fixed, size_
 		rc = ITD_EINVAL;
 		goto out;
 	}
-	/* Inputs leave a quarter of the queue to tick records, and none while
-	 * a tick record waits for room: a burst of submissions is refused
-	 * (the submitter retries), never the tick, which the whole run
-	 * waits for. */
+	/* Inputs leave a quarter of the queue to tick records, none while a
+	 * tick record waits for room, and none while the writer is far behind
+	 * (input_lagging): a burst of submissions is refused (the submitter
+	 * retries), never the tick, which the whole run waits for. */
+	uint64_t now = itd_clock_mono_ns();
+	bool empty = j->used == 0;
 	size_t off = SIZE_MAX;
-	if (type != JREC_INPUT || (!j->holding_inputs && j->used + need <= j->cap - j->cap / 4))
+	if (type != JREC_INPUT || (!j->holding_inputs && j->used + need <= j->cap - j->cap / 4 &&
+				   !input_lagging(j, now)))
 		off = ring_reserve(j, need);
 	if (off == SIZE_MAX) {
 		j->stats.full++;
 		rc = ITD_EFULL;
 		goto out;
 	}
+	if (empty) /* nothing else waits: the oldest */
+		j->oldest_ns = now;
+	else if (!j->after_take) /* the first after the batch in flight, if any */
+		j->after_take_ns = now;
+	j->after_take = true;
 	struct jrec_hdr h = {.size = (uint32_t)need, .type = type, .ticket = j->next_ticket++};
 	uint8_t *p = j->ring + off;
 	memcpy(p, &h, sizeof h);
@@ -250,6 +276,7 @@ int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *d
 static void publish(struct itd_journal *j, const struct jbatch *b)
 {
 	j->durable = b->last_ticket;
+	j->oldest_ns = j->after_take_ns; /* meaningful only if more wait */
 	j->tail = (b->start + b->bytes) % j->cap;
 	j->used -= b->bytes;
 	if (b->last_arrival > j->d_arrival)
@@ -304,6 +331,7 @@ static void *writer_main(void *arg)
 			break;
 		struct jbatch b = {.start = j->tail, .bytes = j->used,
 				   .last_ticket = j->next_ticket - 1};
+		j->after_take = false;
 		pthread_mutex_unlock(&j->lock);
 		int rc = itd_journal_db_write(j, &b, why, sizeof why);
 		pthread_mutex_lock(&j->lock);

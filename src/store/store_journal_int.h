@@ -146,6 +146,12 @@ struct itd_journal {
 	bool failed;                       /* a commit failed: refuse until reopen */
 	int holding_inputs;                /* a tick record waits for room: inputs
 					      are refused (ITD_EFULL) meanwhile */
+	uint64_t oldest_ns;                /* when the oldest record not yet durable
+					      was appended (valid while used) */
+	uint64_t after_take_ns;            /* when the first record after the writer's
+					      batch was appended (valid while
+					      after_take) */
+	bool after_take;                   /* records came after the batch in flight */
 	char why[256];                     /* why it failed */
 	struct jlost lost[JLOST_MAX];      /* most recent discarded ticket ranges */
 	unsigned n_lost;                   /* ranges ever recorded (index mod JLOST_MAX) */

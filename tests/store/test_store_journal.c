@@ -152,6 +152,61 @@ static void test_commit_in_progress(void **state)
 	rm_dir(dir);
 }
 
+/* A writer far behind the load (its oldest record waiting over 20 ms,
+ * over 256 KiB queued) refuses inputs, not tick records, until it catches
+ * up; a slow commit with little queued refuses nothing. */
+static void test_lagging_writer_refuses_inputs(void **state)
+{
+	(void)state;
+	shim_register();
+	fault_arm(0, 0, false, 0);
+	char *dir = itd_test_tmpdir("journal-lag");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	cfg.vfs = "itdfault";
+	cfg.queue_bytes = 4u << 20;
+	struct itd_journal *j = open_ok(&cfg);
+	struct timespec ms30 = {0, 30 * 1000 * 1000};
+
+	gate_close();
+	uint64_t first, t, last = 0, a = 1;
+	struct itd_journal_input in = {.arrival = a++, .kind = 1, .data = "first", .len = 5};
+	assert_int_equal(itd_journal_input(j, &in, &first), ITD_OK);
+	gate_wait_held();
+	/* Slow, but little waits: still accepted. */
+	nanosleep(&ms30, NULL);
+	static char payload[1024];
+	memset(payload, 'p', sizeof payload);
+	struct itd_journal_input r = {.kind = 1, .data = payload, .len = sizeof payload};
+	r.arrival = a++;
+	assert_int_equal(itd_journal_input(j, &r, &last), ITD_OK);
+	/* Past 256 KiB queued behind a commit held over 20 ms: refused, with
+	 * most of the 4 MiB queue still free. */
+	int accepted = 0, rc;
+	for (;;) {
+		r.arrival = a;
+		if ((rc = itd_journal_input(j, &r, &t)))
+			break;
+		a++;
+		accepted++;
+	}
+	assert_int_equal(rc, ITD_EFULL);
+	assert_in_range(accepted, 200, 260); /* records of ~1.1 KiB */
+	/* A tick record still goes in. */
+	uint64_t tk_ticket;
+	struct itd_journal_tick tk = {.tick = 1, .last_arrival = a - 1, .tel_start = UINT64_MAX,
+				      .time_ms = INT64_MIN};
+	assert_int_equal(itd_journal_tick(j, &tk, &tk_ticket), ITD_OK);
+
+	gate_release();
+	assert_int_equal(itd_journal_wait(j, first, 10000), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, tk_ticket, 10000), ITD_OK);
+	/* Caught up: accepted again. */
+	assert_int_equal(itd_journal_input(j, &r, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	rm_dir(dir);
+}
+
 #define N_THREADS 8
 #define PER_THREAD 10000
 #define WINDOW 8
@@ -334,6 +389,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_commit_in_progress),
+		cmocka_unit_test(test_lagging_writer_refuses_inputs),
 		cmocka_unit_test(test_concurrent_order),
 		cmocka_unit_test(test_group_commit_groups),
 		cmocka_unit_test(test_alloc_failures_open),
