@@ -3,7 +3,11 @@
  * (what a redis client does with XADD).  Each item is checked and
  * submitted exactly as POST /api/v1/intents would (same validation, ids,
  * idempotency, errors), in order; one item's failure does not stop the
- * others.  With --data the answer is sent once the last accepted item is
+ * others, except a refusal for capacity (429): the items after it are
+ * refused alike without being tried, so what a batch gets accepted is a
+ * prefix and a retry of the rest keeps its order (and an overloaded
+ * server spends nothing on them).  With --data the answer is sent once
+ * the last accepted item is
  * durable (items commit in arrival order, so that covers all of them):
  * a batch costs one wait, and usually one commit. */
 #include <inttypes.h>
@@ -24,6 +28,7 @@ struct item {
 	char id[ITD_ID_LEN];               /* 202/200: the intent */
 	uint64_t received_tick;            /* 202 */
 	char *error;                       /* else: {"status":..,"error":{..}} (cJSON_free) */
+	const char *same_error;            /* or the same as an earlier item's (429) */
 };
 
 /* One item's error, in the shape of the API's error bodies, as text. */
@@ -110,8 +115,10 @@ static int write_answer(struct srv_resp *out, unsigned status, const struct item
 			unsigned accepted, unsigned failed)
 {
 	size_t cap = 64;
-	for (size_t i = 0; i < n; i++)
-		cap += items[i].error ? strlen(items[i].error) + 1 : 80 + ITD_ID_LEN;
+	for (size_t i = 0; i < n; i++) {
+		const char *err = items[i].error ? items[i].error : items[i].same_error;
+		cap += err ? strlen(err) + 1 : 80 + ITD_ID_LEN;
+	}
 	char *buf = itd_malloc(cap), *p = buf;
 	if (!buf)
 		return srv_json(out, 500, NULL);
@@ -120,8 +127,8 @@ static int write_answer(struct srv_resp *out, unsigned status, const struct item
 		const struct item *it = &items[i];
 		if (i)
 			*p++ = ',';
-		if (it->error) {
-			p = put_lit(p, it->error);
+		if (it->error || it->same_error) {
+			p = put_lit(p, it->error ? it->error : it->same_error);
 		} else if (it->status == 202) {
 			p = put_lit(p, "{\"status\":202,\"id\":\"");
 			p = put_lit(p, it->id);
@@ -173,7 +180,7 @@ int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out)
 	}
 	uint64_t last_ticket = 0;
 	unsigned accepted = 0, failed = 0;
-	bool full = false;
+	const char *full = NULL; /* the first capacity refusal's error */
 	size_t k = 0;
 	int rc = ITD_OK;
 	const cJSON *it;
@@ -181,6 +188,11 @@ int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out)
 	{
 		uint64_t t = 0;
 		struct item *one = &res[k++];
+		if (full) {
+			*one = (struct item){.status = 429, .same_error = full};
+			failed++;
+			continue;
+		}
 		if ((rc = submit_one(r, it, one, &t)))
 			break;
 		if (!one->error) {
@@ -189,7 +201,8 @@ int srv_h_submit_batch(struct srv_req *r, struct srv_resp *out)
 				last_ticket = t;
 		} else {
 			failed++;
-			full |= one->status == 429;
+			if (one->status == 429)
+				full = one->error;
 		}
 	}
 	cJSON_Delete(body);

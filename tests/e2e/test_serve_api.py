@@ -613,6 +613,17 @@ def t_full_intake(s):
     assert js["status"] == "queued" and js["duplicate"] is True, js
     assert js["received_tick"] == first["received_tick"] == status_of(s)["tick"] + 1, (first, js)
     accepted, refused = [first["id"]], None
+    # A batch larger than the room left: a prefix is accepted, the rest
+    # refused alike (429, Retry-After), so a retry keeps the batch's order.
+    st, hdrs, js, raw = s.call("POST", "/api/v1/intents/batch",
+                               {"intents": [orbit(reference=50.0 + i) for i in range(12)]})
+    assert st == 202 and hdrs.get("retry-after") == "1", raw
+    codes = [it["status"] for it in js["items"]]
+    k = codes.count(202)
+    assert 1 <= k <= 7 and codes == [202] * k + [429] * (12 - k), codes
+    assert all(err_code(it) == "intake_full" for it in js["items"][k:]), js
+    assert js["accepted"] == k and js["failed"] == 12 - k, js
+    accepted += [it["id"] for it in js["items"][:k]]
     for i in range(64):
         st, hdrs, js, raw = s.call("POST", "/api/v1/intents", orbit(reference=100.0 + i))
         if st == 429:
