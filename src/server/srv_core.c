@@ -157,15 +157,17 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		itd_tel_file_path(cfg->telemetry, cfg->run_id, path, sizeof path);
 		int trc = itd_tel_file_tail(path, cfg->run_id, srv_stream_arena_bytes(s->stream),
 					    srv_stream_preload, s->stream);
-		if (trc)
+		if (trc) {
 			fprintf(stderr, "intentd: cannot read %s to refill the live stream: %s\n",
 				path, itd_err_msg(trc));
-		/* The file may lack the events of ticks up to the newest
-		 * snapshot (a crash between a tick's commit and the delivery
-		 * of its events): start from an older snapshot if need be. */
-		else
+		} else {
+			/* The file may lack the events of ticks up to the newest
+			 * snapshot (a crash between a tick's commit and the
+			 * delivery of its events): start from an older snapshot
+			 * if need be. */
 			itd_store_replay_since(s->store, srv_stream_last_seq(s->stream),
 					       cfg->stream_ring);
+		}
 	}
 	/* Start-up may wait for the sinks: no re-emitted event is dropped. */
 	s->replaying = true;

@@ -356,8 +356,6 @@ static void corrupt_snapshot(void *ctx, uint64_t tick, const char *why)
 	snprintf(r->note, sizeof r->note, "snapshot of tick %" PRIu64 " skipped: %s", tick, why);
 }
 
-/* Load the newest valid snapshot into e; 0 with r->snapshot_tick and
- * *arrivals set, or ITD_ENOTFOUND (none usable: start from tick 0). */
 /* The newest tick recovery may start at: the last whose events the sinks
  * all hold (itd_store_replay_since), when that is within reach of the
  * journal's end; else any (INT64_MAX, as SQLite compares ticks). */
@@ -373,6 +371,9 @@ static int start_bound(struct itd_store *st, uint64_t *bound)
 	return rc;
 }
 
+/* Load the newest valid snapshot (at or before start_bound) into e; 0
+ * with r->snapshot_tick and *arrivals set, or ITD_ENOTFOUND (none usable:
+ * start from tick 0). */
 static int load_snapshot(struct itd_store *st, struct itd_engine *e,
 			 struct itd_store_recovery *r, uint64_t *arrivals)
 {

@@ -196,15 +196,11 @@ int itd_journal_read_inputs(struct itd_journal *j, uint64_t after_arrival,
 /* Every tick record with tick > after_tick, in tick order. */
 int itd_journal_read_ticks(struct itd_journal *j, uint64_t after_tick,
 			   itd_journal_tick_fn fn, void *ctx);
-/* The newest snapshot whose checksum verifies: *tick_out, and a copy of its
- * bytes the caller frees with itd_free (*data_out; NULL when len is 0).
- * Snapshots that fail are reported to corrupt (may be NULL) and skipped.
- * ITD_ENOTFOUND if there is no valid snapshot; OUT params zeroed on error. */
-int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
-				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx);
-
-/* The newest snapshot at or before `tick` whose checksum verifies, as
- * itd_journal_latest_snapshot.  ITD_ENOTFOUND if there is none. */
+/* The newest snapshot at or before `tick` whose checksum verifies:
+ * *tick_out, and a copy of its bytes the caller frees with itd_free
+ * (*data_out; NULL when len is 0).  Snapshots that fail are reported to
+ * corrupt (may be NULL) and skipped.  ITD_ENOTFOUND if there is no valid
+ * snapshot; OUT params zeroed on error. */
 int itd_journal_snapshot_at_most(struct itd_journal *j, uint64_t tick, uint64_t *tick_out,
 				 void **data_out, size_t *len_out, itd_journal_corrupt_fn corrupt,
 				 void *ctx);
@@ -216,7 +212,7 @@ int itd_journal_tick_at_seq(struct itd_journal *j, uint64_t seq, uint64_t *tick_
 			    uint64_t *end_seq_out);
 
 /* The oldest snapshot at or after tick `from` whose checksum verifies
- * (others are skipped), as itd_journal_latest_snapshot.  ITD_ENOTFOUND if
+ * (others are skipped), as itd_journal_snapshot_at_most.  ITD_ENOTFOUND if
  * there is none. */
 int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *tick_out,
 			      void **data_out, size_t *len_out);

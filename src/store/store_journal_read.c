@@ -172,15 +172,6 @@ static int find_snapshot(struct itd_journal *j, const char *sql, uint64_t arg, u
 	return rc;
 }
 
-int itd_journal_latest_snapshot(struct itd_journal *j, uint64_t *tick_out, void **data_out,
-				size_t *len_out, itd_journal_corrupt_fn corrupt, void *ctx)
-{
-	return find_snapshot(j,
-			     "SELECT tick, data, checksum FROM snapshot WHERE tick > ?1"
-			     " ORDER BY tick DESC",
-			     0, tick_out, data_out, len_out, corrupt, ctx);
-}
-
 int itd_journal_snapshot_at_most(struct itd_journal *j, uint64_t tick, uint64_t *tick_out,
 				 void **data_out, size_t *len_out, itd_journal_corrupt_fn corrupt,
 				 void *ctx)

@@ -79,7 +79,7 @@ static void verify_round_trip(struct itd_journal *j)
 	uint64_t tick;
 	void *data;
 	size_t len;
-	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, NULL, NULL), ITD_OK);
+	assert_int_equal(itd_journal_snapshot_at_most(j, INT64_MAX, &tick, &data, &len, NULL, NULL), ITD_OK);
 	assert_int_equal(tick, 20);
 	assert_int_equal(len, 5000);
 	for (size_t i = 0; i < len; i++)
@@ -241,7 +241,7 @@ static void test_corrupt_snapshot(void **state)
 	uint64_t t, tick;
 	void *data;
 	size_t len;
-	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, NULL, NULL),
+	assert_int_equal(itd_journal_snapshot_at_most(j, INT64_MAX, &tick, &data, &len, NULL, NULL),
 			 ITD_ENOTFOUND);
 	assert_null(data);
 	for (uint64_t k = 10; k <= 30; k += 10) {
@@ -260,7 +260,9 @@ static void test_corrupt_snapshot(void **state)
 	cfg.create = false;
 	j = open_ok(&cfg);
 	struct corrupt_seen c = {0};
-	assert_int_equal(itd_journal_latest_snapshot(j, &tick, &data, &len, on_corrupt, &c), ITD_OK);
+	assert_int_equal(itd_journal_snapshot_at_most(j, INT64_MAX, &tick, &data, &len, on_corrupt,
+						      &c),
+			 ITD_OK);
 	assert_int_equal(tick, 10);
 	assert_int_equal(len, strlen("state at 10"));
 	assert_memory_equal(data, "state at 10", len);
@@ -268,6 +270,9 @@ static void test_corrupt_snapshot(void **state)
 	assert_int_equal(c.n, 2);
 	assert_int_equal(c.ticks[0], 30);
 	assert_int_equal(c.ticks[1], 20);
+	/* Bounded: nothing valid at or before tick 9. */
+	assert_int_equal(itd_journal_snapshot_at_most(j, 9, &tick, &data, &len, NULL, NULL),
+			 ITD_ENOTFOUND);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 	rm_dir(dir);
 }
