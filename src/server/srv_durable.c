@@ -363,12 +363,17 @@ int srv_durable_refuse(struct srv_resp *out, int rc)
 
 /* ------------------------------------------------ idempotency keys */
 
-static struct key_bucket *bucket(struct srv_durable *d, const char *key)
+uint32_t srv_durable_key_bucket(const char *key)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	return &d->keys[h % KEY_BUCKETS];
+	return h % KEY_BUCKETS;
+}
+
+static struct key_bucket *bucket(struct srv_durable *d, const char *key)
+{
+	return &d->keys[srv_durable_key_bucket(key)];
 }
 
 uint64_t srv_durable_key_enter(struct srv_durable *d, const char *key)

@@ -271,6 +271,9 @@ int srv_durable_refuse(struct srv_resp *out, int rc);
 uint64_t srv_durable_key_enter(struct srv_durable *d, const char *key);
 uint64_t srv_durable_key_leave(struct srv_durable *d, const char *key, int rc, uint64_t ticket,
 			       uint64_t entered);
+/* Which bucket a key's submissions are noted in (keys sharing one wait
+ * for each other's tickets). */
+uint32_t srv_durable_key_bucket(const char *key);
 /* The store was repaired and the engine rebuilt from what is durable (call
  * before intake reopens): a duplicate answered by the engine before this
  * may have found an original the rebuild no longer has. */

@@ -207,15 +207,6 @@ static void test_duplicate_of_lost_original(void **state)
 	assert_int_equal(itd_store_wait(f->st, t, 0), ITD_EIO);
 }
 
-/* FNV-1a, as srv_durable.c buckets keys. */
-static uint32_t key_bucket_of(const char *key)
-{
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % 4096;
-}
-
 /* After a repair, a duplicate of a durable original whose key shares a
  * bucket with a submission the failure lost is still answered as the
  * duplicate it is (no 503): the lost ticket was the other key's. */
@@ -223,10 +214,10 @@ static void test_duplicate_after_repair(void **state)
 {
 	struct fx *f = *state;
 	char other[32];
-	uint32_t want = key_bucket_of("kept-key");
+	uint32_t want = srv_durable_key_bucket("kept-key");
 	for (unsigned i = 0;; i++) {
 		snprintf(other, sizeof other, "other-%u", i);
-		if (key_bucket_of(other) == want)
+		if (srv_durable_key_bucket(other) == want)
 			break;
 	}
 	struct itd_receipt r1, r2, r3;
