@@ -40,20 +40,20 @@ uint64_t itd_hash_stream_digest(const struct itd_hash_stream *h)
 	return XXH3_64bits_digest((const XXH3_state_t *)(const void *)h->opaque);
 }
 
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_rc;
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static int crypto_rc;
 static EVP_MD *sha256_md; /* fetched once: a fetch per digest costs as much as the digest */
 
-static void sodium_setup(void)
+static void crypto_setup(void)
 {
-	sodium_rc = sodium_init();
+	crypto_rc = sodium_init();
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 static int crypto_ready(void)
 {
-	pthread_once(&sodium_once, sodium_setup);
-	return sodium_rc < 0 ? ITD_EINTERNAL : ITD_OK;
+	pthread_once(&crypto_once, crypto_setup);
+	return crypto_rc < 0 ? ITD_EINTERNAL : ITD_OK;
 }
 
 int itd_sha256(const void *data, size_t len, uint8_t out[ITD_SHA256_LEN])
