@@ -151,7 +151,8 @@ static int on_input(void *ctx, const struct itd_journal_info *info, const void *
 	struct itd_store *st = ctx;
 	struct itd_journal_input rec = {.arrival = info->arrival, .kind = info->kind,
 					.seq = info->seq, .actor = info->actor,
-					.wall_ms = itd_clock_wall_ms(), .data = data, .len = len};
+					.wall_ms = itd_clock_wall_ms(), .data = data, .len = len,
+					.control = info->kind != ITD_JOURNAL_SUBMIT};
 	return itd_journal_input(st->j, &rec, ticket);
 }
 

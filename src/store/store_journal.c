@@ -86,9 +86,9 @@ static bool input_lagging(const struct itd_journal *j, uint64_t now)
  * type's fixed part; a and b are its variable parts (either may be empty).
  * With `last`, the record's `key` must exceed *last, checked and claimed
  * under the lock so that the ring (and the database) holds keys in order. */
-static int append(struct itd_journal *j, uint32_t type, const void *fixed, size_t fixed_len,
-		  const void *a, size_t alen, const void *b, size_t blen, uint64_t *last,
-		  uint64_t key, uint64_t *ticket_out)
+static int append(struct itd_journal *j, uint32_t type, bool yields, const void *fixed,
+		  size_t fixed_len, const void *a, size_t alen, const void *b, size_t blen,
+		  uint64_t *last, uint64_t key, uint64_t *ticket_out)
 {
 	*ticket_out = 0;
 	if (alen > j->cap || blen > j->cap)
@@ -106,15 +106,16 @@ static int append(struct itd_journal *j, uint32_t type, const void *fixed, size_
 		rc = ITD_EINVAL;
 		goto out;
 	}
-	/* Inputs leave a quarter of the queue to tick records, none while a
-	 * tick record waits for room, and none while the writer is far behind
-	 * (input_lagging): a burst of submissions is refused (the submitter
-	 * retries), never the tick, which the whole run waits for. */
+	/* A record that yields (a submission) leaves a quarter of the queue
+	 * to tick records, and is refused while a tick record waits for room
+	 * and while the writer is far behind (input_lagging): a burst of
+	 * submissions is refused (the submitter retries), never the tick,
+	 * which the whole run waits for, nor an operator's control input. */
 	uint64_t now = itd_clock_mono_ns();
 	bool empty = j->used == 0;
 	size_t off = SIZE_MAX;
-	if (type != JREC_INPUT || (!j->holding_inputs && j->used + need <= j->cap - j->cap / 4 &&
-				   !input_lagging(j, now)))
+	if (!yields || (!j->holding_inputs && j->used + need <= j->cap - j->cap / 4 &&
+			!input_lagging(j, now)))
 		off = ring_reserve(j, need);
 	if (off == SIZE_MAX) {
 		j->stats.full++;
@@ -156,7 +157,8 @@ int itd_journal_input(struct itd_journal *j, const struct itd_journal_input *rec
 			       .kind = rec->kind,
 			       .actor_len = rec->actor ? (uint32_t)actor_len : UINT32_MAX,
 			       .len = rec->len};
-	return append(j, JREC_INPUT, &f, sizeof f, rec->actor, actor_len, rec->data, rec->len,
+	return append(j, JREC_INPUT, !rec->control, &f, sizeof f, rec->actor, actor_len, rec->data,
+		      rec->len,
 		      &j->q_arrival, rec->arrival, ticket_out);
 }
 
@@ -181,7 +183,7 @@ int itd_journal_tick(struct itd_journal *j, const struct itd_journal_tick *rec,
 	size_t notes_len = rec->notes_len;
 	int rc;
 	for (int tries = 0;; tries++) {
-		rc = append(j, JREC_TICK, &f, sizeof f, rec->auto_seqs,
+		rc = append(j, JREC_TICK, false, &f, sizeof f, rec->auto_seqs,
 			    (size_t)rec->n_auto_seqs * sizeof(uint64_t), notes, notes_len,
 			    &j->q_tick, rec->tick, ticket_out);
 		if (rc == ITD_ELIMIT && notes_len && !f.notes_ref) {
@@ -255,7 +257,7 @@ int itd_journal_snapshot(struct itd_journal *j, uint64_t tick, const void *data,
 	/* The checksum is computed here, outside the lock. */
 	struct jrec_snap f = {.tick = tick, .len = len,
 			      .checksum = itd_hash64(len ? data : "", len, JSNAP_SEED)};
-	return append(j, JREC_SNAPSHOT, &f, sizeof f, data, len, NULL, 0, NULL, 0, ticket_out);
+	return append(j, JREC_SNAPSHOT, false, &f, sizeof f, data, len, NULL, 0, NULL, 0, ticket_out);
 }
 
 int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *data, size_t len,
@@ -267,7 +269,7 @@ int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *d
 	struct jrec_snap f = {.tick = tick, .len = len,
 			      .checksum = itd_hash64(data, len, JSNAP_SEED),
 			      .ref = (uint64_t)(uintptr_t)data};
-	return append(j, JREC_SNAPSHOT, &f, sizeof f, NULL, 0, NULL, 0, NULL, 0, ticket_out);
+	return append(j, JREC_SNAPSHOT, false, &f, sizeof f, NULL, 0, NULL, 0, NULL, 0, ticket_out);
 }
 
 /* ---------------------------------------------------------------- writer */

@@ -53,6 +53,9 @@ struct itd_journal_input {
 	const char *actor;                 /* who asked, or NULL */
 	const void *data;                  /* the serialized input (may be NULL if len 0) */
 	size_t len;                        /* its length */
+	bool control;                      /* an operator's control (cancel, console):
+					      not refused to make room or for a
+					      writer that is behind, as submissions are */
 };
 
 /* One tick's record: what it consumed and what it produced. */
@@ -133,7 +136,9 @@ int itd_journal_close(struct itd_journal *j);
  * on I/O: the record is copied into the queue (the caller keeps its
  * buffers) and *ticket_out names it for itd_journal_wait().  Records commit
  * in append order.  Errors (*ticket_out 0): ITD_EFULL (queue budget
- * exhausted: answer 429/503 and retry later), ITD_EIO (the journal has
+ * exhausted, or for a submission also: a quarter kept for tick records, a
+ * tick record waiting for room, or the writer more than 20 ms behind with
+ * over 256 KiB queued: answer 429 and retry later), ITD_EIO (the journal has
  * failed; see itd_journal_status), ITD_EINVAL (arrival or tick not above
  * the last one appended, NULL data with a length), ITD_ELIMIT (the record
  * is larger than the whole queue).  A snapshot replaces an earlier one of

@@ -153,8 +153,9 @@ static void test_commit_in_progress(void **state)
 }
 
 /* A writer far behind the load (its oldest record waiting over 20 ms,
- * over 256 KiB queued) refuses inputs, not tick records, until it catches
- * up; a slow commit with little queued refuses nothing. */
+ * over 256 KiB queued) refuses submissions, not control inputs or tick
+ * records, until it catches up; a slow commit with little queued refuses
+ * nothing. */
 static void test_lagging_writer_refuses_inputs(void **state)
 {
 	(void)state;
@@ -191,7 +192,12 @@ static void test_lagging_writer_refuses_inputs(void **state)
 	}
 	assert_int_equal(rc, ITD_EFULL);
 	assert_in_range(accepted, 200, 260); /* records of ~1.1 KiB */
-	/* A tick record still goes in. */
+	/* An operator's control input still goes in, and so does a tick record. */
+	struct itd_journal_input ctl = {.arrival = a++, .kind = 2, .data = "pause", .len = 5,
+					.control = true};
+	assert_int_equal(itd_journal_input(j, &ctl, &t), ITD_OK);
+	r.arrival = a;
+	assert_int_equal(itd_journal_input(j, &r, &t), ITD_EFULL);
 	uint64_t tk_ticket;
 	struct itd_journal_tick tk = {.tick = 1, .last_arrival = a - 1, .tel_start = UINT64_MAX,
 				      .time_ms = INT64_MIN};
