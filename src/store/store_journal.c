@@ -520,6 +520,7 @@ static void journal_free(struct itd_journal *j)
 	itd_audit_chain_fini(&j->chain);
 	itd_free(j->ring);
 	itd_free(j->latest);
+	itd_jblock_free(&j->iblock);
 	itd_free(j->scenario_name);
 	itd_free(j->vfs);
 	itd_free(j->path);

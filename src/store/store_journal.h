@@ -11,7 +11,7 @@
 #include "core/core.h"
 
 /* The on-disk format this build writes and reads (meta key format_version). */
-#define ITD_JOURNAL_FORMAT 3
+#define ITD_JOURNAL_FORMAT 4
 /* The database file inside the data directory. */
 #define ITD_JOURNAL_DB "intentd.db"
 /* Default byte budget of the append queue. */

@@ -9,15 +9,18 @@
 
 #include "store_journal_int.h"
 
-/* The schema (format 3; format 2 lacked tick.slip_ns and is upgraded on open).  meta holds format_version, scenario_name,
+/* The schema (format 4).  Format 2 lacked tick.slip_ns, tick.tel_start and
+ * tick.time_ms; format 3 kept one `input` row per input where format 4
+ * keeps one `input_block` row per commit (store_journal_block.c); both are
+ * upgraded on open.  meta holds format_version, scenario_name,
  * scenario_sha256, scenario_text, seed, rate and created_ms.  `intent` is
  * an index for queries, kept by the writer from the audit notes: one row
  * per intent, never deleted (the story itself is in `audit`, whose table
  * store_audit.c creates). */
 static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
-	"CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
-	" wall_ms INTEGER, actor TEXT, data BLOB);"
+	"CREATE TABLE input_block(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,"
+	" n INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE TABLE tick(tick INTEGER PRIMARY KEY, last_arrival INTEGER,"
 	" state_hash INTEGER, tel_seq INTEGER, auto_seqs BLOB,"
 	" slip_ns INTEGER NOT NULL DEFAULT 0, tel_start INTEGER, time_ms INTEGER);"
@@ -173,6 +176,77 @@ fail:
 	return rc;
 }
 
+/* Write the block b as a row of input_block (st prepared on it) and empty it. */
+static int put_block(sqlite3_stmt *st, struct jblock *b)
+{
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)b->first);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)b->last);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)b->n);
+	sqlite3_bind_blob64(st, 4, b->buf, b->len, SQLITE_STATIC);
+	int src = sqlite3_step(st);
+	sqlite3_reset(st);
+	itd_jblock_reset(b);
+	return src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
+#define INSERT_BLOCK "INSERT INTO input_block(first, last, n, data) VALUES(?1, ?2, ?3, ?4)"
+
+/* Format 3 to 4, in one transaction: the `input` rows become blocks of
+ * about JBLOCK_FLUSH_BYTES in arrival order, and the table goes. */
+static int upgrade_inputs(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+{
+	sqlite3_stmt *rd = NULL, *wr = NULL;
+	struct jblock b = {0};
+	int rc = exec(j, db,
+		      "BEGIN IMMEDIATE; CREATE TABLE input_block(first INTEGER PRIMARY KEY,"
+		      " last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);",
+		      err, cap);
+	if (rc)
+		goto fail;
+	int src = sqlite3_prepare_v2(db,
+				     "SELECT arrival, kind, seq, wall_ms, actor, data FROM input"
+				     " ORDER BY arrival", -1, &rd, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_prepare_v2(db, INSERT_BLOCK, -1, &wr, NULL);
+	while (src == SQLITE_OK && (src = sqlite3_step(rd)) == SQLITE_ROW) {
+		const char *actor = (const char *)sqlite3_column_text(rd, 4);
+		rc = itd_jblock_add(&b, (uint64_t)sqlite3_column_int64(rd, 0),
+				    (uint64_t)sqlite3_column_int64(rd, 2), sqlite3_column_int64(rd, 3),
+				    (uint32_t)sqlite3_column_int64(rd, 1), actor,
+				    actor ? strlen(actor) : 0, sqlite3_column_blob(rd, 5),
+				    (size_t)sqlite3_column_bytes(rd, 5));
+		if (rc) {
+			snprintf(err, cap, "%s: upgrading the journal to format %d: input %lld: %s",
+				 j->path, ITD_JOURNAL_FORMAT, (long long)sqlite3_column_int64(rd, 0),
+				 itd_err_msg(rc));
+			goto fail;
+		}
+		src = b.len >= JBLOCK_FLUSH_BYTES ? put_block(wr, &b) : SQLITE_OK;
+	}
+	if (src == SQLITE_DONE)
+		src = b.n ? put_block(wr, &b) : SQLITE_OK;
+	if (src != SQLITE_OK) {
+		rc = sq_fail(j, db, src, "upgrading the journal's inputs", err, cap);
+		goto fail;
+	}
+	sqlite3_finalize(rd);
+	sqlite3_finalize(wr);
+	rd = wr = NULL;
+	itd_jblock_free(&b);
+	rc = exec(j, db,
+		  "DROP TABLE input; UPDATE meta SET value = 4 WHERE key = 'format_version'; COMMIT;",
+		  err, cap);
+	if (rc)
+		goto fail;
+	return ITD_OK;
+fail:
+	sqlite3_finalize(rd);
+	sqlite3_finalize(wr);
+	itd_jblock_free(&b);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 /* An existing database: its format and scenario must be ours. */
 static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 {
@@ -218,12 +292,19 @@ static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			return rc;
 		}
+		format = 3;
+	}
+	if (format == 3 && !j->readonly) {
+		int rc = upgrade_inputs(j, db, err, cap);
+		if (rc)
+			return rc;
 		format = ITD_JOURNAL_FORMAT;
 	}
 	if (format != ITD_JOURNAL_FORMAT) {
 		snprintf(err, cap, "%s: journal format %" PRId64 ", this build reads format %d%s",
 			 j->path, format, ITD_JOURNAL_FORMAT,
-			 format == 2 ? " (a server or sim on this directory upgrades it)" : "");
+			 format == 2 || format == 3 ? " (a server or sim on this directory upgrades it)"
+						    : "");
 		return ITD_ECONFIG;
 	}
 	if (j->have_sha && (!have_sha || memcmp(sha, j->sha, sizeof sha))) {
@@ -340,10 +421,10 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 		       err, cap)))
 		goto fail;
 	if ((rc = max_key(j, j->db, "SELECT max(tick) FROM tick", last_tick_out, err, cap)) ||
-	    (rc = max_key(j, j->db, "SELECT max(arrival) FROM input", last_arrival_out, err, cap)))
+	    (rc = max_key(j, j->db, "SELECT last FROM input_block ORDER BY first DESC LIMIT 1",
+			  last_arrival_out, err, cap)))
 		goto fail;
-	if ((rc = prepare(j, "INSERT INTO input(arrival, kind, seq, wall_ms, actor, data)"
-			     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &j->st_input, err, cap)) ||
+	if ((rc = prepare(j, INSERT_BLOCK, &j->st_input, err, cap)) ||
 	    (rc = prepare(j, "INSERT INTO tick(tick, last_arrival, state_hash, tel_seq, auto_seqs,"
 			     " slip_ns, tel_start, time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &j->st_tick, err, cap)) ||
 	    (rc = prepare(j, "INSERT OR REPLACE INTO snapshot(tick, data, checksum)"
@@ -516,24 +597,22 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 	const uint8_t *v = p + sizeof *h;
 	sqlite3_stmt *st;
 	if (h->type == JREC_INPUT) {
+		/* Into the batch's block, written as one row when full or at
+		 * the end of the batch. */
 		struct jrec_input f;
 		memcpy(&f, v, sizeof f);
 		v += sizeof f;
-		size_t alen = f.actor_len == UINT32_MAX ? 0 : f.actor_len;
-		st = j->st_input;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)f.arrival);
-		sqlite3_bind_int64(st, 2, f.kind);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.seq);
-		sqlite3_bind_int64(st, 4, f.wall_ms);
-		if (f.actor_len == UINT32_MAX)
-			sqlite3_bind_null(st, 5);
-		else
-			sqlite3_bind_text64(st, 5, alen ? (const char *)v : "", alen, SQLITE_STATIC,
-					    SQLITE_UTF8);
-		sqlite3_bind_blob64(st, 6, f.len ? v + alen : (const void *)"", f.len,
-				    SQLITE_STATIC);
+		bool none = f.actor_len == UINT32_MAX;
+		size_t alen = none ? 0 : f.actor_len;
+		int rc = itd_jblock_add(&j->iblock, f.arrival, f.seq, f.wall_ms, f.kind,
+					none ? NULL : (const char *)v, alen, v + alen, f.len);
+		if (rc)
+			return rc == ITD_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
 		if (f.arrival > b->last_arrival)
 			b->last_arrival = f.arrival;
+		b->records++;
+		return j->iblock.len >= JBLOCK_FLUSH_BYTES ? put_block(j->st_input, &j->iblock)
+							   : SQLITE_OK;
 	} else if (h->type == JREC_TICK) {
 		struct jrec_tick f;
 		memcpy(&f, v, sizeof f);
@@ -600,6 +679,9 @@ int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, siz
 		left -= h.size;
 		pos = h.type == JREC_PAD || pos + h.size == j->cap ? 0 : pos + h.size;
 	}
+	if (src == SQLITE_OK && j->iblock.n)
+		src = put_block(j->st_input, &j->iblock);
+	itd_jblock_reset(&j->iblock);
 	if (src == SQLITE_OK) {
 		what = "commit";
 		src = step(j->st_commit);

@@ -73,6 +73,28 @@ struct jrec_snap {
 /* Seed of the snapshot checksum ("itd-snap"). */
 #define JSNAP_SEED UINT64_C(0x697464736e617000)
 
+/* An input block being built (store_journal_block.c has the layout). */
+struct jblock {
+	uint8_t *buf;                      /* the encoded records */
+	size_t len, cap;                   /* bytes used, allocated */
+	uint64_t first, last, n;           /* first and last arrival, records */
+};
+/* A block is written out once it holds this much (a batch larger than
+ * this spans several rows). */
+#define JBLOCK_FLUSH_BYTES (1u << 20)
+
+/* Append one input (arrivals strictly increasing); grows the buffer. */
+int itd_jblock_add(struct jblock *b, uint64_t arrival, uint64_t seq, int64_t wall_ms,
+		   uint32_t kind, const char *actor, size_t actor_len, const void *data, size_t len);
+/* Empty the block (its buffer is kept). */
+void itd_jblock_reset(struct jblock *b);
+void itd_jblock_free(struct jblock *b);
+/* Check a stored block against its row (first and last arrival, count),
+ * then call fn for each record with arrival > after.  ITD_EVERIFY if the
+ * block does not decode exactly (before any callback), else fn's code. */
+int itd_jblock_walk(const uint8_t *data, size_t len, uint64_t first, uint64_t last, uint64_t n,
+		    uint64_t after, itd_journal_input_fn fn, void *ctx);
+
 /* A range of tickets a failure discarded: waiting on one reports ITD_EIO
  * even after a reopen has made later tickets durable. */
 struct jlost {
@@ -111,7 +133,8 @@ struct itd_journal {
 	/* Owned by whoever runs the writer loop (the writer thread, or open
 	 * and reopen while no writer runs). */
 	sqlite3 *db;                       /* the writing connection */
-	sqlite3_stmt *st_input;            /* INSERT INTO input */
+	sqlite3_stmt *st_input;            /* INSERT INTO input_block */
+	struct jblock iblock;              /* the batch's inputs, as they are written */
 	sqlite3_stmt *st_tick;             /* INSERT INTO tick */
 	sqlite3_stmt *st_snap;             /* INSERT OR REPLACE INTO snapshot */
 	sqlite3_stmt *st_begin;            /* BEGIN */
@@ -178,6 +201,9 @@ int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap);
 int itd_journal_db_integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap);
 /* Open a read-only connection on j's database. */
 int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out);
+/* itd_journal_read_inputs on an open connection (store_journal_read.c). */
+int itd_journal_db_inputs(sqlite3 *db, uint64_t after_arrival, itd_journal_input_fn fn,
+			  void *ctx);
 /* An SQLite result code as an ITD_* code. */
 int itd_journal_sqlite_rc(int rc);
 

@@ -32,34 +32,48 @@ static int walk_rc(int src)
 	return rc ? rc : ITD_EIO;
 }
 
-int itd_journal_read_inputs(struct itd_journal *j, uint64_t after_arrival,
-			    itd_journal_input_fn fn, void *ctx)
+int itd_journal_db_inputs(sqlite3 *db, uint64_t after_arrival, itd_journal_input_fn fn,
+			  void *ctx)
 {
-	sqlite3 *db = NULL;
+	/* From the block holding after_arrival + 1 (the last one starting at
+	 * or before it) on. */
 	sqlite3_stmt *st = NULL;
-	int rc = reader_query(j,
-			      "SELECT arrival, kind, seq, wall_ms, actor, data FROM input"
-			      " WHERE arrival > ?1 ORDER BY arrival",
-			      after_arrival, &db, &st);
-	if (rc)
-		return rc;
-	int src;
+	int src = sqlite3_prepare_v2(db,
+				     "SELECT first, last, n, data FROM input_block WHERE first >="
+				     " (SELECT coalesce(max(first), 0) FROM input_block"
+				     " WHERE first <= ?1 + 1) ORDER BY first",
+				     -1, &st, NULL);
+	if (src != SQLITE_OK)
+		return walk_rc(src);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)after_arrival);
+	int rc = ITD_OK;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct itd_journal_input rec = {
-			.arrival = (uint64_t)sqlite3_column_int64(st, 0),
-			.kind = (uint32_t)sqlite3_column_int64(st, 1),
-			.seq = (uint64_t)sqlite3_column_int64(st, 2),
-			.wall_ms = sqlite3_column_int64(st, 3),
-			.actor = (const char *)sqlite3_column_text(st, 4),
-			.data = sqlite3_column_blob(st, 5),
-		};
-		rec.len = (size_t)sqlite3_column_bytes(st, 5);
-		if ((rc = fn(ctx, &rec)))
+		const uint8_t *data = sqlite3_column_blob(st, 3);
+		size_t len = (size_t)sqlite3_column_bytes(st, 3);
+		if (!data || sqlite3_column_type(st, 3) != SQLITE_BLOB) {
+			rc = sqlite3_errcode(db) == SQLITE_NOMEM ? ITD_ENOMEM : ITD_EVERIFY;
+			goto out;
+		}
+		if ((rc = itd_jblock_walk(data, len, (uint64_t)sqlite3_column_int64(st, 0),
+					  (uint64_t)sqlite3_column_int64(st, 1),
+					  (uint64_t)sqlite3_column_int64(st, 2), after_arrival, fn,
+					  ctx)))
 			goto out;
 	}
 	rc = walk_rc(src);
 out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int itd_journal_read_inputs(struct itd_journal *j, uint64_t after_arrival,
+			    itd_journal_input_fn fn, void *ctx)
+{
+	sqlite3 *db = NULL;
+	int rc = itd_journal_db_reader(j, &db);
+	if (rc)
+		return rc;
+	rc = itd_journal_db_inputs(db, after_arrival, fn, ctx);
 	sqlite3_close(db);
 	return rc;
 }

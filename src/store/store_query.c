@@ -51,6 +51,48 @@ static int done_rc(int src)
 	return rc ? rc : ITD_EIO;
 }
 
+struct pending_ctx {
+	sqlite3_stmt *ins;                 /* INSERT INTO temp.pending */
+};
+
+static int add_pending(void *ctx, const struct itd_journal_input *rec)
+{
+	struct pending_ctx *p = ctx;
+	if (rec->kind != ITD_JOURNAL_SUBMIT || !rec->seq)
+		return ITD_OK;
+	sqlite3_bind_int64(p->ins, 1, (sqlite3_int64)rec->seq);
+	if (rec->actor)
+		sqlite3_bind_text(p->ins, 2, rec->actor, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(p->ins, 2);
+	int src = sqlite3_step(p->ins);
+	sqlite3_reset(p->ins);
+	return src == SQLITE_DONE ? ITD_OK : done_rc(src);
+}
+
+/* The submissions journaled after the last tick's last arrival, into
+ * temp.pending (inside the caller's read transaction). */
+static int gather_pending(sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	struct pending_ctx p = {0};
+	uint64_t applied = 0;
+	int src = sqlite3_prepare_v2(db, "SELECT last_arrival FROM tick ORDER BY tick DESC LIMIT 1",
+				     -1, &q, NULL);
+	if (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+		applied = (uint64_t)sqlite3_column_int64(q, 0);
+		src = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	if (src == SQLITE_DONE)
+		src = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.pending(seq, actor)"
+					     " VALUES(?1, ?2)", -1, &p.ins, NULL);
+	int rc = src == SQLITE_OK ? itd_journal_db_inputs(db, applied, add_pending, &p)
+				  : done_rc(src);
+	sqlite3_finalize(p.ins);
+	return rc;
+}
+
 int itd_store_query_intents(struct itd_store *st, const char *status, const char *type,
 			    uint64_t after_seq, uint64_t limit, itd_store_intent_fn fn, void *ctx)
 {
@@ -63,17 +105,27 @@ int itd_store_query_intents(struct itd_store *st, const char *status, const char
 	if (rc)
 		return rc;
 	/* Submissions acknowledged but not yet applied by a tick (the run
-	 * stopped or crashed first) are journaled inputs without an intent
-	 * row yet: listed as "pending", their type known once a restart
-	 * applies them. */
-	int src = sqlite3_prepare_v2(
+	 * stopped or crashed first) are journaled inputs after the last
+	 * tick's last arrival, without an intent row yet: listed as
+	 * "pending", their type known once a restart applies them.  They are
+	 * gathered into a temporary table in the same read transaction as
+	 * the query, so an input is listed once, pending or applied. */
+	int src = sqlite3_exec(db, "CREATE TEMP TABLE pending(seq INTEGER PRIMARY KEY, actor TEXT);"
+				   " BEGIN",
+			       NULL, NULL, NULL);
+	if (src != SQLITE_OK) {
+		rc = done_rc(src);
+		goto out;
+	}
+	if ((rc = gather_pending(db)))
+		goto out;
+	src = sqlite3_prepare_v2(
 		db,
 		"SELECT seq, id, type, status, actor, created_tick, updated_tick FROM ("
 		" SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
 		" UNION ALL"
-		" SELECT i.seq, printf('i-%06d', i.seq), '', 'pending', coalesce(i.actor, ''), 0, 0"
-		" FROM input i WHERE i.kind = ?5 AND i.seq > 0"
-		" AND NOT EXISTS (SELECT 1 FROM intent n WHERE n.seq = i.seq))"
+		" SELECT p.seq, printf('i-%06d', p.seq), '', 'pending', coalesce(p.actor, ''), 0, 0"
+		" FROM temp.pending p WHERE NOT EXISTS (SELECT 1 FROM intent n WHERE n.seq = p.seq))"
 		" WHERE seq > ?1"
 		" AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
 		" AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))"
@@ -89,7 +141,6 @@ int itd_store_query_intents(struct itd_store *st, const char *status, const char
 	if (type)
 		sqlite3_bind_text(q, 3, tj, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, limit ? (sqlite3_int64)limit : -1);
-	sqlite3_bind_int64(q, 5, ITD_JOURNAL_SUBMIT);
 	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
 		struct itd_store_intent_row r = {
 			.seq = (uint64_t)sqlite3_column_int64(q, 0), .id = col_text(q, 1),

@@ -119,13 +119,13 @@ def main():
     time.sleep(0.8)
     check(s3.stop(20) == 0, "graceful stop")
     c = sqlite3.connect(os.path.join(dd, "intentd.db"))
-    rows = c.execute("SELECT arrival, data FROM input").fetchall()
+    rows = c.execute("SELECT first, data FROM input_block").fetchall()
     want = struct.pack("<d", 77.25)
     hits = [(a, d) for a, d in rows if want in d]
-    check(len(hits) == 1, f"the set is journaled with its value ({len(hits)} inputs hold it)")
+    check(len(hits) == 1, f"the set is journaled with its value ({len(hits)} input blocks hold it)")
     if hits:
         a, d = hits[0]
-        c.execute("UPDATE input SET data = ? WHERE arrival = ?",
+        c.execute("UPDATE input_block SET data = ? WHERE first = ?",
                   (d.replace(want, struct.pack("<d", 12.5)), a))
         c.commit()
     c.close()

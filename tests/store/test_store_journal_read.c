@@ -159,9 +159,30 @@ static void test_round_trip(void **state)
 
 /* ------------------------------------------------------- format upgrade */
 
-/* A format 2 journal (no slip_ns, tel_start, time_ms) opened for writing
- * is upgraded in place, its ticks read back with those not known; opened
- * read-only, it is refused with a message saying what upgrades it. */
+struct input_box {
+	uint64_t arrival[4];               /* arrivals read back */
+	bool ok;                           /* each as the format 2 row held it */
+	int n;
+};
+
+static int collect_inputs(void *ctx, const struct itd_journal_input *r)
+{
+	struct input_box *b = ctx;
+	if (b->n < 4)
+		b->arrival[b->n++] = r->arrival;
+	if (r->arrival == 5)
+		b->ok &= r->actor == NULL && r->len == 0 && r->kind == 3 && r->seq == 0;
+	else
+		b->ok &= r->kind == 1 && r->seq == r->arrival * 10 && r->wall_ms == 99 && r->actor &&
+			 !strcmp(r->actor, "op") && r->len == 3 && !memcmp(r->data, "abc", 3);
+	return 0;
+}
+
+/* A format 2 journal (one `input` row per input; ticks without slip_ns,
+ * tel_start, time_ms) opened for writing is upgraded in place to format 4:
+ * its inputs become blocks and read back as they were, its ticks with
+ * those not known; opened read-only, it is refused with a message saying
+ * what upgrades it. */
 static void test_format2_upgrade(void **state)
 {
 	(void)state;
@@ -169,13 +190,20 @@ static void test_format2_upgrade(void **state)
 	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
 	struct itd_journal *j = open_ok(&cfg);
 	uint64_t t;
-	struct itd_journal_tick tr = {.tick = 1, .last_arrival = 0, .state_hash = 42, .tel_seq = 5,
+	struct itd_journal_tick tr = {.tick = 1, .last_arrival = 3, .state_hash = 42, .tel_seq = 5,
 				      .slip_ns = 9, .tel_start = 1, .time_ms = 77};
 	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	tamper(dir, "ALTER TABLE tick DROP COLUMN slip_ns;"
+	/* The layout as format 2 wrote it. */
+	tamper(dir, "DROP TABLE input_block;"
+		    "CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
+		    " wall_ms INTEGER, actor TEXT, data BLOB);"
+		    "INSERT INTO input VALUES(2, 1, 20, 99, 'op', X'616263'),"
+		    " (3, 1, 30, 99, 'op', X'616263'), (5, 3, 0, 99, NULL, X''),"
+		    " (7, 1, 70, 99, 'op', X'616263');"
+		    "ALTER TABLE tick DROP COLUMN slip_ns;"
 		    "ALTER TABLE tick DROP COLUMN tel_start;"
 		    "ALTER TABLE tick DROP COLUMN time_ms;"
 		    "UPDATE meta SET value = 2 WHERE key = 'format_version';");
@@ -191,6 +219,14 @@ static void test_format2_upgrade(void **state)
 
 	cfg.create = false;
 	j = open_ok(&cfg);
+	uint64_t last_arrival = 0;
+	itd_journal_last(j, NULL, &last_arrival);
+	assert_int_equal(last_arrival, 7);
+	struct input_box ib = {.ok = true};
+	assert_int_equal(itd_journal_read_inputs(j, 2, collect_inputs, &ib), ITD_OK);
+	assert_int_equal(ib.n, 3);
+	assert_true(ib.ok);
+	assert_true(ib.arrival[0] == 3 && ib.arrival[1] == 5 && ib.arrival[2] == 7);
 	struct itd_journal_tick got[2];
 	int n = 0;
 	assert_int_equal(itd_journal_read_ticks(j, 0, collect_ticks, &(struct tick_box){got, &n}),
@@ -200,19 +236,23 @@ static void test_format2_upgrade(void **state)
 	assert_int_equal(got[0].slip_ns, 0);
 	assert_true(got[0].tel_start == UINT64_MAX);
 	assert_true(got[0].time_ms == INT64_MIN);
-	/* New ticks keep everything. */
-	tr = (struct itd_journal_tick){.tick = 2, .state_hash = 43, .tel_seq = 9, .slip_ns = 5,
-				       .tel_start = 6, .time_ms = 88};
+	/* New ticks and inputs keep everything. */
+	tr = (struct itd_journal_tick){.tick = 2, .last_arrival = 7, .state_hash = 43, .tel_seq = 9,
+				       .slip_ns = 5, .tel_start = 6, .time_ms = 88};
 	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_int_equal(put_input(j, 8, "x"), ITD_OK);
 	n = 0;
 	assert_int_equal(itd_journal_read_ticks(j, 1, collect_ticks, &(struct tick_box){got, &n}),
 			 ITD_OK);
 	assert_int_equal(n, 1);
 	assert_true(got[0].slip_ns == 5 && got[0].tel_start == 6 && got[0].time_ms == 88);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
-	/* Upgraded: read-only opens now work. */
+	/* Upgraded: read-only opens now work, and see every input. */
 	r = open_ok(&ro);
+	ib = (struct input_box){.ok = true};
+	assert_int_equal(itd_journal_read_inputs(r, 6, collect_inputs, &ib), ITD_OK);
+	assert_true(ib.n == 2 && ib.arrival[0] == 7 && ib.arrival[1] == 8);
 	assert_int_equal(itd_journal_close(r), ITD_OK);
 	rm_dir(dir);
 }
