@@ -101,11 +101,25 @@ int main(int argc, char **argv)
 						     .kind = "verdict", .subject = subject,
 						     .actor = "operator", .data = data,
 						     .data_len = dlen};
+			/* A block per tick, as the journal writes them. */
+			if (j == i || j % 10 == 0) {
+				int brc = j == i ? ITD_OK : itd_audit_batch_end(&st);
+				if (brc) {
+					fprintf(stderr, "bench_audit: block: %s\n", itd_err_name(brc));
+					goto out;
+				}
+				itd_audit_batch_begin(&st);
+			}
 			int rc = itd_audit_record(&st, &c, &in, NULL);
 			if (rc) {
 				fprintf(stderr, "bench_audit: record: %s\n", itd_err_name(rc));
 				goto out;
 			}
+		}
+		int brc = itd_audit_batch_end(&st);
+		if (brc) {
+			fprintf(stderr, "bench_audit: block: %s\n", itd_err_name(brc));
+			goto out;
 		}
 		if (exec(db, "COMMIT"))
 			goto out;

@@ -1,7 +1,8 @@
 /* store_audit.c: the audit chain's canonical encoding and hash, the chain
- * writer, and the `audit` table's schema and inserts.  Verification and the
- * tail restore live in store_audit_verify.c, keys and checkpoints in
- * store_audit_sign.c; the byte layout is documented in store_audit.h. */
+ * writer.  Storage (blocks of entries) lives in store_audit_block.c,
+ * verification and the tail restore in store_audit_verify.c, keys and
+ * checkpoints in store_audit_sign.c; the byte layouts are documented in
+ * store_audit.h. */
 #include <string.h>
 
 #include <sodium.h>
@@ -208,82 +209,6 @@ int itd_audit_append(struct itd_audit_chain *c, const struct itd_audit_entry *in
 	return ITD_OK;
 fail:
 	memset(out, 0, sizeof *out);
-	return rc;
-}
-
-/* ------------------------------------------------------------ storage */
-
-int itd_audit_schema(sqlite3 *db)
-{
-	static const char sql[] =
-		"CREATE TABLE IF NOT EXISTS audit("
-		"idx INTEGER PRIMARY KEY, tick INTEGER NOT NULL, time_ms INTEGER NOT NULL, "
-		"kind TEXT NOT NULL, subject TEXT NOT NULL, actor TEXT NOT NULL, "
-		"data BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL)";
-	int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	return src == SQLITE_OK ? ITD_OK : itd_audit_sql_err(src);
-}
-
-int itd_audit_store_open(sqlite3 *db, struct itd_audit_store *st)
-{
-	static const char sql[] =
-		"INSERT INTO audit(idx, tick, time_ms, kind, subject, actor, data, prev_hash, hash) "
-		"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	memset(st, 0, sizeof *st);
-	sqlite3_stmt *ins = NULL;
-	int src = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins, NULL);
-	if (src != SQLITE_OK)
-		goto fail;
-	st->db = db;
-	st->insert = ins;
-	return ITD_OK;
-fail:
-	sqlite3_finalize(ins);
-	return itd_audit_sql_err(src);
-}
-
-void itd_audit_store_close(struct itd_audit_store *st)
-{
-	sqlite3_finalize(st->insert);
-	memset(st, 0, sizeof *st);
-}
-
-int itd_audit_insert(struct itd_audit_store *st, const struct itd_audit_entry *e)
-{
-	size_t len[3];
-	int rc = check(e, len);
-	if (rc)
-		return rc;
-	if (e->index == 0 || e->index > (uint64_t)INT64_MAX || e->tick > (uint64_t)INT64_MAX)
-		return ITD_EINVAL;
-	sqlite3_stmt *s = st->insert;
-	/* The texts and data are bound SQLITE_STATIC: they are borrowed only
-	 * until the step below.  A zero-length payload is bound as an empty
-	 * BLOB (a NULL pointer would bind SQL NULL). */
-	int src = sqlite3_bind_int64(s, 1, (sqlite3_int64)e->index);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_int64(s, 2, (sqlite3_int64)e->tick);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_int64(s, 3, e->time_ms);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_text(s, 4, e->kind, (int)len[0], SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_text(s, 5, e->subject ? e->subject : "", (int)len[1],
-					SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_text(s, 6, e->actor ? e->actor : "", (int)len[2], SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_blob(s, 7, e->data ? (const void *)e->data : "",
-					(int)e->data_len, SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_blob(s, 8, e->prev_hash, ITD_AUDIT_HASH_LEN, SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_bind_blob(s, 9, e->hash, ITD_AUDIT_HASH_LEN, SQLITE_STATIC);
-	if (src == SQLITE_OK)
-		src = sqlite3_step(s);
-	rc = src == SQLITE_DONE ? ITD_OK : itd_audit_sql_err(src);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
 	return rc;
 }
 

@@ -36,8 +36,9 @@
  *
  *   hash = SHA-256(encoding)
  *
- * An auditor can recompute every hash from the `audit` table with nothing
- * but this table and SHA-256.  Because every field carries its length, no
+ * An auditor can recompute every hash from the `audit_block` table (its
+ * layout under "Storage" below) with nothing but this table and SHA-256.
+ * Because every field carries its length, no
  * two distinct entries encode alike (moving a byte from kind to subject
  * changes the lengths), and because prev_hash is inside the hashed bytes,
  * each hash commits to the whole chain before it.
@@ -46,7 +47,7 @@
  * ------------------------------------------------
  * itd_audit_verify names the first entry at which the chain does not hold:
  *
- *  - one byte changed in any column of entry i (tick, time_ms, kind,
+ *  - one byte changed in any field of entry i (tick, time_ms, kind,
  *    subject, actor, data, prev_hash or hash): entry i, "hash mismatch".
  *    prev_hash is hashed, so a prev_hash-only change is named at i too.
  *  - entry i rewritten with its hash recomputed: the next entry, i+1,
@@ -58,8 +59,11 @@
  *    first moved entry, "index out of order" when it was moved by at most
  *    64 places (told apart by rehashing it at nearby indexes), "hash
  *    mismatch" at that same entry otherwise; an entry stored under index
- *    0 or below is named as entry 1, "index out of order".
- *  - a column of the wrong SQL type or over the size limits: "malformed".
+ *    0 is named as entry 1, "index out of order".
+ *  - a block that does not decode (cut short, a text with a NUL inside or
+ *    without its own, a length over its limit, not a BLOB), or whose row's
+ *    first and last are not its entries' indexes: "malformed", named at
+ *    the entry expected next.
  *
  * It cannot detect, on its own, a rewrite of the last entry with a
  * recomputed hash, a truncated tail (deleting entries n-k+1..n leaves a
@@ -138,10 +142,16 @@ struct itd_audit_chain {
 	uint8_t cp_data[ITD_AUDIT_CHECKPOINT_LEN]; /* the last checkpoint's data */
 };
 
-/* The audit table's prepared statements on one connection. */
+/* The audit table's prepared statement on one connection, and the block
+ * being built. */
 struct itd_audit_store {
 	sqlite3 *db;                             /* borrowed connection */
-	sqlite3_stmt *insert;                    /* INSERT INTO audit ... */
+	sqlite3_stmt *insert;                    /* INSERT INTO audit_block ... */
+	sqlite3_stmt *tail;                      /* the last block's last index */
+	bool batching;                           /* between batch_begin and batch_end */
+	uint8_t *buf;                            /* the pending block's entries */
+	size_t len, cap;                         /* bytes used, allocated */
+	uint64_t first, last, n;                 /* its first and last index, entries */
 };
 
 /* Why verification stopped.  Stable names via itd_audit_fault_name. */
@@ -273,24 +283,63 @@ int itd_audit_key_load_public(const char *path, uint8_t pk_out[ITD_AUDIT_PK_LEN]
 
 /* ------------------------------------------------------------ storage */
 
-/* Create the audit table if it does not exist:
- *   audit(idx INTEGER PRIMARY KEY, tick INTEGER, time_ms INTEGER,
- *         kind TEXT, subject TEXT, actor TEXT, data BLOB,
- *         prev_hash BLOB, hash BLOB)   (all NOT NULL)
- * Returns 0 or an error mapped from SQLite (ITD_ENOMEM, ITD_EAGAIN when
- * busy, ITD_EIO otherwise). */
+/* Storage.  Entries are kept in blocks: a row
+ *
+ *   audit_block(first INTEGER PRIMARY KEY, last INTEGER, entries BLOB)
+ *
+ * holds entries first..last back to back (the journal writes a tick's
+ * entries as one block).  Each entry is, integers little-endian, no
+ * padding:
+ *
+ *   u64 index | u64 tick | i64 time_ms | u32 kind_len | u32 subject_len |
+ *   u32 actor_len | u32 data_len | kind NUL | subject NUL | actor NUL |
+ *   data | prev_hash (32) | hash (32)
+ *
+ * the same fields as the canonical encoding above, so an auditor reads
+ * the chain from this table with nothing but SHA-256.  The texts' lengths
+ * exclude their NUL, and a text may hold no other NUL.  A row's first and
+ * last say where to find an entry; the verifier checks them against the
+ * entries.  One row per block instead of one per entry makes writing an
+ * entry several times cheaper. */
+
+/* Create the audit_block table if it does not exist.  Returns 0 or an
+ * error mapped from SQLite (ITD_ENOMEM, ITD_EAGAIN when busy, ITD_EIO
+ * otherwise). */
 int itd_audit_schema(sqlite3 *db);
 
-/* Prepare the statements on db (borrowed; it must outlive the store and
+/* Prepare the statement on db (borrowed; it must outlive the store and
  * have the table).  On error *st is zeroed.  itd_audit_store_close
- * finalizes them; closing a zeroed store is a no-op. */
+ * finalizes it and frees the block buffer; closing a zeroed store is a
+ * no-op. */
 int itd_audit_store_open(sqlite3 *db, struct itd_audit_store *st);
 void itd_audit_store_close(struct itd_audit_store *st);
 
+/* Collect the entries inserted from now on into one block, written as one
+ * row by itd_audit_batch_end (which returns that insert's result; the
+ * block is emptied either way).  Outside a batch every insert is a block
+ * of its own. */
+void itd_audit_batch_begin(struct itd_audit_store *st);
+int itd_audit_batch_end(struct itd_audit_store *st);
+/* End a batch without writing its block (the caller rolls back). */
+void itd_audit_batch_drop(struct itd_audit_store *st);
+
 /* Insert one entry (as made by itd_audit_append) in the caller's
- * transaction.  ITD_EEXISTS if its index is already there, ITD_EINVAL for
- * an entry that cannot be stored, or a mapped SQLite error. */
+ * transaction: into the pending block in a batch, else as its own row.
+ * ITD_EEXISTS if a stored block reaches its index (blocks only append),
+ * ITD_EINVAL for an entry that cannot be stored (or, in a batch, one not
+ * after the block's last), ITD_ENOMEM, or a mapped SQLite error. */
 int itd_audit_insert(struct itd_audit_store *st, const struct itd_audit_entry *e);
+
+/* Append entry e in the storage layout to the buffer *buf (*len bytes
+ * used of *cap, grown with itd_realloc).  ITD_EINVAL, ITD_ELIMIT as
+ * itd_audit_encode, ITD_ENOMEM. */
+int itd_audit_block_add(uint8_t **buf, size_t *len, size_t *cap, const struct itd_audit_entry *e);
+
+/* Decode the entry at *p (before end) into e, whose pointers point into
+ * the block, and move *p past it.  ITD_EVERIFY (e zeroed) if it is cut
+ * short, a text holds a NUL or lacks its own, or a length is over its
+ * maximum. */
+int itd_audit_block_next(const uint8_t **p, const uint8_t *end, struct itd_audit_entry *e);
 
 /* Append `in` to the chain and insert it; then, if one is due, append and
  * insert a checkpoint (stamped like `in`).  The chain advances past each

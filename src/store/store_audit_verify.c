@@ -9,82 +9,23 @@
 
 #include "store_audit_int.h"
 
-#define COLUMNS "idx, tick, time_ms, kind, subject, actor, data, prev_hash, hash"
 /* On a hash mismatch, the indexes either side tried to tell a moved entry
  * from a damaged one. */
 #define MOVE_WINDOW 64
 
-/* A text column as a NUL-terminated string.  ITD_EVERIFY (and *bad set) if
- * it is not TEXT, holds a NUL (the writer cannot produce one, and hashing
- * up to it would hide a change after it) or is too long; ITD_ENOMEM if
- * SQLite could not materialise it. */
-static int text_col(sqlite3_stmt *s, int col, const char **out, const char **bad)
+/* A block row's entries column: ITD_EVERIFY unless it is a non-empty
+ * BLOB; ITD_ENOMEM if SQLite could not materialise it. */
+static int entries_col(sqlite3_stmt *s, int col, const uint8_t **out, const uint8_t **end)
 {
-	*bad = sqlite3_column_name(s, col);
-	if (sqlite3_column_type(s, col) != SQLITE_TEXT)
-		return ITD_EVERIFY;
-	const char *t = (const char *)sqlite3_column_text(s, col);
-	size_t n = (size_t)sqlite3_column_bytes(s, col);
-	if (!t)
-		return sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM ? ITD_ENOMEM
-									   : ITD_EVERIFY;
-	if (n > ITD_AUDIT_MAX_TEXT || strlen(t) != n)
-		return ITD_EVERIFY;
-	*out = t;
-	return ITD_OK;
-}
-
-/* A BLOB column of at most max bytes (exactly max if exact). */
-static int blob_col(sqlite3_stmt *s, int col, size_t max, bool exact, const uint8_t **out,
-		    size_t *len, const char **bad)
-{
-	*bad = sqlite3_column_name(s, col);
 	if (sqlite3_column_type(s, col) != SQLITE_BLOB)
 		return ITD_EVERIFY;
 	const uint8_t *b = sqlite3_column_blob(s, col);
 	size_t n = (size_t)sqlite3_column_bytes(s, col);
-	if (!b && n)
+	if (!b)
 		return sqlite3_errcode(sqlite3_db_handle(s)) == SQLITE_NOMEM ? ITD_ENOMEM
 									   : ITD_EVERIFY;
-	if (n > max || (exact && n != max))
-		return ITD_EVERIFY;
 	*out = b;
-	*len = n;
-	return ITD_OK;
-}
-
-/* The current row as an entry borrowing the statement's memory (valid
- * until the next step).  ITD_EVERIFY with *bad naming the column if the
- * row could not have been written by itd_audit_insert. */
-static int read_row(sqlite3_stmt *s, struct itd_audit_entry *e, const char **bad)
-{
-	const uint8_t *prev, *hash;
-	size_t n;
-	int rc;
-	memset(e, 0, sizeof *e);
-	e->index = (uint64_t)sqlite3_column_int64(s, 0);
-	for (int col = 1; col <= 2; col++) {
-		*bad = sqlite3_column_name(s, col);
-		if (sqlite3_column_type(s, col) != SQLITE_INTEGER)
-			return ITD_EVERIFY;
-	}
-	if (sqlite3_column_int64(s, 1) < 0)
-		return ITD_EVERIFY;
-	e->tick = (uint64_t)sqlite3_column_int64(s, 1);
-	e->time_ms = sqlite3_column_int64(s, 2);
-	if ((rc = text_col(s, 3, &e->kind, bad)) || (rc = text_col(s, 4, &e->subject, bad)) ||
-	    (rc = text_col(s, 5, &e->actor, bad)))
-		return rc;
-	if ((rc = blob_col(s, 6, ITD_AUDIT_MAX_DATA, false, &e->data, &e->data_len, bad)))
-		return rc;
-	if ((rc = blob_col(s, 7, ITD_AUDIT_HASH_LEN, true, &prev, &n, bad)) ||
-	    (rc = blob_col(s, 8, ITD_AUDIT_HASH_LEN, true, &hash, &n, bad)))
-		return rc;
-	if (!e->data_len)
-		e->data = NULL;
-	memcpy(e->prev_hash, prev, ITD_AUDIT_HASH_LEN);
-	memcpy(e->hash, hash, ITD_AUDIT_HASH_LEN);
-	*bad = NULL;
+	*end = b + n;
 	return ITD_OK;
 }
 
@@ -92,22 +33,28 @@ static int read_row(sqlite3_stmt *s, struct itd_audit_entry *e, const char **bad
 
 int itd_audit_tail(sqlite3 *db, struct itd_audit_chain *c)
 {
-	static const char sql[] = "SELECT " COLUMNS " FROM audit ORDER BY idx DESC LIMIT 1";
+	static const char sql[] =
+		"SELECT entries FROM audit_block ORDER BY first DESC LIMIT 1";
 	sqlite3_stmt *s = NULL;
 	struct itd_audit_entry e = {0}; /* genesis if the table is empty */
 	uint8_t h[ITD_AUDIT_HASH_LEN];
-	const char *bad;
 	int rc;
 	int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
 	if (src != SQLITE_OK)
 		goto fail_sql;
 	src = sqlite3_step(s);
 	if (src == SQLITE_ROW) {
-		rc = read_row(s, &e, &bad);
-		if (rc)
+		const uint8_t *p, *end;
+		if ((rc = entries_col(s, 0, &p, &end)))
 			goto fail;
 		rc = ITD_EVERIFY;
-		if (sqlite3_column_int64(s, 0) < 1)
+		if (p == end)
+			goto fail;
+		while (p < end)
+			if ((rc = itd_audit_block_next(&p, end, &e)))
+				goto fail;
+		rc = ITD_EVERIFY;
+		if (e.index < 1 || e.index > (uint64_t)INT64_MAX)
 			goto fail;
 		rc = itd_audit_hash(&e, h);
 		if (rc)
@@ -206,48 +153,70 @@ static int check_entry(const struct itd_audit_entry *e, const struct itd_audit_v
 	return ITD_OK;
 }
 
+/* Check one block's entries (p..end, from row `first`..`last`) in
+ * order, moving r on past each that holds. */
+static int check_block(const uint8_t *p, const uint8_t *end, uint64_t first, uint64_t last,
+		       const struct itd_audit_verify_opts *o, struct itd_audit_report *r)
+{
+	struct itd_audit_entry e;
+	uint64_t expect = r->last_index + 1, head = 0;
+	if (p == end)
+		return fault(r, ITD_AUDIT_MALFORMED, expect, "malformed: an empty block");
+	while (p < end) {
+		if (itd_audit_block_next(&p, end, &e))
+			return fault(r, ITD_AUDIT_MALFORMED, expect,
+				     "malformed: entry does not decode");
+		if (!head)
+			head = e.index;
+		if (e.index < expect)
+			return fault(r, ITD_AUDIT_ORDER, expect,
+				     "index out of order: an entry is stored under index %llu",
+				     (unsigned long long)e.index);
+		if (e.index > expect) {
+			r->missing_to = e.index - 1;
+			return fault(r, ITD_AUDIT_MISSING, expect, "missing entries %llu..%llu (deleted)",
+				     (unsigned long long)expect, (unsigned long long)r->missing_to);
+		}
+		int rc = check_entry(&e, o, r);
+		if (rc)
+			return rc;
+		r->n_verified++;
+		r->last_index = expect++;
+		memcpy(r->last_hash, e.hash, sizeof r->last_hash);
+	}
+	/* The row's bounds locate entries (explain): they must be the truth. */
+	if (first != head || last != e.index)
+		return fault(r, ITD_AUDIT_MALFORMED, expect,
+			     "malformed: block %llu..%llu holds entries %llu..%llu",
+			     (unsigned long long)first, (unsigned long long)last,
+			     (unsigned long long)head, (unsigned long long)e.index);
+	return ITD_OK;
+}
+
 int itd_audit_verify_with(sqlite3 *db, const struct itd_audit_verify_opts *opts,
 			  struct itd_audit_report *out)
 {
-	static const char sql[] = "SELECT " COLUMNS " FROM audit ORDER BY idx";
+	static const char sql[] = "SELECT first, last, entries FROM audit_block ORDER BY first";
 	static const struct itd_audit_verify_opts none;
 	const struct itd_audit_verify_opts *o = opts ? opts : &none;
 	struct itd_audit_report r = {0};
-	struct itd_audit_entry e;
 	sqlite3_stmt *s = NULL;
-	const char *bad;
-	uint64_t expect = 1;
 	int rc, src;
 	memset(out, 0, sizeof *out);
 	src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
 	if (src != SQLITE_OK)
 		goto fail_sql;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t idx = sqlite3_column_int64(s, 0);
-		if (idx < (int64_t)expect) {
-			rc = fault(&r, ITD_AUDIT_ORDER, expect,
-				   "index out of order: an entry is stored under index %lld",
-				   (long long)idx);
-			goto done;
-		}
-		if ((uint64_t)idx > expect) {
-			r.missing_to = (uint64_t)idx - 1;
-			rc = fault(&r, ITD_AUDIT_MISSING, expect, "missing entries %llu..%llu (deleted)",
-				   (unsigned long long)expect, (unsigned long long)r.missing_to);
-			goto done;
-		}
-		rc = read_row(s, &e, &bad);
+		const uint8_t *p, *end;
+		rc = entries_col(s, 2, &p, &end);
 		if (rc == ITD_EVERIFY)
-			rc = fault(&r, ITD_AUDIT_MALFORMED, expect, "malformed: bad %s column",
-				   bad ? bad : "?");
+			rc = fault(&r, ITD_AUDIT_MALFORMED, r.last_index + 1,
+				   "malformed: entries is not a BLOB");
+		if (!rc)
+			rc = check_block(p, end, (uint64_t)sqlite3_column_int64(s, 0),
+					 (uint64_t)sqlite3_column_int64(s, 1), o, &r);
 		if (rc)
 			goto done;
-		rc = check_entry(&e, o, &r);
-		if (rc)
-			goto done;
-		r.n_verified++;
-		r.last_index = expect++;
-		memcpy(r.last_hash, e.hash, sizeof r.last_hash);
 	}
 	if (src != SQLITE_DONE)
 		goto fail_sql;

@@ -10,13 +10,17 @@
 #include "store_journal_int.h"
 
 /* The schema (format 4).  Format 2 lacked tick.slip_ns, tick.tel_start and
- * tick.time_ms; format 3 kept one `input` row per input where format 4
- * keeps one `input_block` row per commit (store_journal_block.c); both are
- * upgraded on open.  meta holds format_version, scenario_name,
+ * tick.time_ms; format 3 kept one `input` row per input and one `audit` row
+ * per audit entry (with an index by subject) where format 4 keeps one
+ * `input_block` row per commit (store_journal_block.c) and one
+ * `audit_block` row per tick (store_audit_block.c), each intent's row
+ * listing the blocks that hold its entries; both are upgraded on open.
+ * meta holds format_version, scenario_name,
  * scenario_sha256, scenario_text, seed, rate and created_ms.  `intent` is
  * an index for queries, kept by the writer from the audit notes: one row
- * per intent, never deleted (the story itself is in `audit`, whose table
- * store_audit.c creates). */
+ * per intent, never deleted; its `audit` column lists the first index of
+ * every audit block holding one of its entries ("12,345,"), where its
+ * story is (store_audit_block.c creates that table). */
 static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
 	"CREATE TABLE input_block(first INTEGER PRIMARY KEY, last INTEGER NOT NULL,"
@@ -27,7 +31,7 @@ static const char schema_sql[] =
 	"CREATE TABLE snapshot(tick INTEGER PRIMARY KEY, data BLOB, checksum INTEGER);"
 	"CREATE TABLE intent(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
 	" status TEXT NOT NULL, actor TEXT NOT NULL, created_tick INTEGER NOT NULL,"
-	" updated_tick INTEGER NOT NULL);"
+	" updated_tick INTEGER NOT NULL, audit TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX intent_by_status ON intent(status, seq);"
 	"CREATE INDEX intent_by_type ON intent(type, seq);";
 
@@ -135,8 +139,7 @@ static int create_schema(struct itd_journal *j, sqlite3 *db, char *err, size_t c
 		return rc;
 	if ((rc = exec(j, db, schema_sql, err, cap)))
 		goto fail;
-	if ((rc = itd_audit_schema(db)) ||
-	    (rc = exec(j, db, "CREATE INDEX audit_by_subject ON audit(subject, idx)", err, cap))) {
+	if ((rc = itd_audit_schema(db))) {
 		if (!err[0])
 			snprintf(err, cap, "%s: creating the audit table: %s", j->path,
 				 sqlite3_errmsg(db));
@@ -191,15 +194,127 @@ static int put_block(sqlite3_stmt *st, struct jblock *b)
 
 #define INSERT_BLOCK "INSERT INTO input_block(first, last, n, data) VALUES(?1, ?2, ?3, ?4)"
 
+/* Write the audit entries gathered in *st as one block (upgrade_audit),
+ * linking the intents they name to it. */
+static int upgrade_audit_block(struct itd_audit_store *st, sqlite3_stmt *link)
+{
+	if (!st->n)
+		return ITD_OK;
+	uint64_t first = st->first, prev = 0;
+	char text[24];
+	int n = snprintf(text, sizeof text, "%llu,", (unsigned long long)first);
+	const uint8_t *p = st->buf, *end = st->buf + st->len;
+	struct itd_audit_entry e;
+	int rc = ITD_OK;
+	/* Entries are linked in their block's order; an intent named twice
+	 * in a row is linked once. */
+	while (!rc && p < end && !(rc = itd_audit_block_next(&p, end, &e))) {
+		uint64_t seq = itd_journal_subject_seq(e.subject, strlen(e.subject));
+		if (!seq || seq == prev)
+			continue;
+		prev = seq;
+		sqlite3_bind_int64(link, 1, (sqlite3_int64)seq);
+		sqlite3_bind_text(link, 2, text, n, SQLITE_STATIC);
+		int src = sqlite3_step(link);
+		sqlite3_reset(link);
+		if (src != SQLITE_DONE)
+			rc = itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
+	}
+	return rc ? rc : itd_audit_batch_end(st);
+}
+
+/* The format 3 `audit` rows as blocks, one per tick (within the caller's
+ * transaction).  A row no format 3 writer could have made (a column of
+ * another type) stops the upgrade: `audit verify` of the build that wrote
+ * it names the entry. */
+static int upgrade_audit(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
+{
+	sqlite3_stmt *rd = NULL, *link = NULL;
+	struct itd_audit_store st = {0};
+	int rc = itd_audit_schema(db);
+	if (!rc)
+		rc = itd_audit_store_open(db, &st);
+	int src = SQLITE_OK;
+	if (!rc)
+		src = sqlite3_prepare_v2(db,
+					 "SELECT idx, tick, time_ms, kind, subject, actor, data,"
+					 " prev_hash, hash FROM audit ORDER BY idx", -1, &rd, NULL);
+	if (!rc && src == SQLITE_OK)
+		src = sqlite3_prepare_v2(db,
+					 "UPDATE intent SET audit = audit || ?2 WHERE seq = ?1"
+					 " AND audit <> ?2 AND audit NOT LIKE '%,' || ?2", -1, &link,
+					 NULL);
+	if (rc || src != SQLITE_OK) {
+		rc = rc ? rc : itd_journal_sqlite_rc(src);
+		snprintf(err, cap, "%s: upgrading the audit chain: %s", j->path, sqlite3_errmsg(db));
+		goto out;
+	}
+	uint64_t tick = 0;
+	itd_audit_batch_begin(&st);
+	while ((src = sqlite3_step(rd)) == SQLITE_ROW) {
+		int64_t idx = sqlite3_column_int64(rd, 0);
+		bool typed = sqlite3_column_type(rd, 0) == SQLITE_INTEGER && idx > 0 &&
+			     sqlite3_column_type(rd, 1) == SQLITE_INTEGER &&
+			     sqlite3_column_type(rd, 2) == SQLITE_INTEGER &&
+			     sqlite3_column_bytes(rd, 7) == ITD_AUDIT_HASH_LEN &&
+			     sqlite3_column_bytes(rd, 8) == ITD_AUDIT_HASH_LEN;
+		for (int c = 3; c <= 5; c++)
+			typed &= sqlite3_column_type(rd, c) == SQLITE_TEXT;
+		if (!typed) {
+			snprintf(err, cap,
+				 "%s: cannot upgrade: audit entry %lld is malformed (verify it with"
+				 " the build that wrote this journal)", j->path, (long long)idx);
+			rc = ITD_EVERIFY;
+			goto out;
+		}
+		struct itd_audit_entry e = {
+			.index = (uint64_t)idx,
+			.tick = (uint64_t)sqlite3_column_int64(rd, 1),
+			.time_ms = sqlite3_column_int64(rd, 2),
+			.kind = (const char *)sqlite3_column_text(rd, 3),
+			.subject = (const char *)sqlite3_column_text(rd, 4),
+			.actor = (const char *)sqlite3_column_text(rd, 5),
+			.data = sqlite3_column_blob(rd, 6),
+			.data_len = (size_t)sqlite3_column_bytes(rd, 6),
+		};
+		memcpy(e.prev_hash, sqlite3_column_blob(rd, 7), ITD_AUDIT_HASH_LEN);
+		memcpy(e.hash, sqlite3_column_blob(rd, 8), ITD_AUDIT_HASH_LEN);
+		if (!e.data_len)
+			e.data = NULL;
+		if (st.n && (e.tick != tick || st.len >= JBLOCK_FLUSH_BYTES)) {
+			if ((rc = upgrade_audit_block(&st, link)))
+				break;
+			itd_audit_batch_begin(&st);
+		}
+		tick = e.tick;
+		if ((rc = itd_audit_insert(&st, &e)))
+			break;
+	}
+	if (!rc && src == SQLITE_DONE)
+		rc = upgrade_audit_block(&st, link);
+	else if (!rc)
+		rc = itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
+	if (rc && !err[0])
+		snprintf(err, cap, "%s: upgrading the audit chain: %s (%s)", j->path, itd_err_msg(rc),
+			 sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(rd);
+	sqlite3_finalize(link);
+	itd_audit_store_close(&st);
+	return rc;
+}
+
 /* Format 3 to 4, in one transaction: the `input` rows become blocks of
- * about JBLOCK_FLUSH_BYTES in arrival order, and the table goes. */
+ * about JBLOCK_FLUSH_BYTES in arrival order, the `audit` rows blocks of a
+ * tick each (upgrade_audit), and the old tables go. */
 static int upgrade_inputs(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 {
 	sqlite3_stmt *rd = NULL, *wr = NULL;
 	struct jblock b = {0};
 	int rc = exec(j, db,
 		      "BEGIN IMMEDIATE; CREATE TABLE input_block(first INTEGER PRIMARY KEY,"
-		      " last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);",
+		      " last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);"
+		      " ALTER TABLE intent ADD COLUMN audit TEXT NOT NULL DEFAULT '';",
 		      err, cap);
 	if (rc)
 		goto fail;
@@ -233,8 +348,11 @@ static int upgrade_inputs(struct itd_journal *j, sqlite3 *db, char *err, size_t 
 	sqlite3_finalize(wr);
 	rd = wr = NULL;
 	itd_jblock_free(&b);
+	if ((rc = upgrade_audit(j, db, err, cap)))
+		goto fail;
 	rc = exec(j, db,
-		  "DROP TABLE input; UPDATE meta SET value = 4 WHERE key = 'format_version'; COMMIT;",
+		  "DROP TABLE input; DROP TABLE audit;"
+		  " UPDATE meta SET value = 4 WHERE key = 'format_version'; COMMIT;",
 		  err, cap);
 	if (rc)
 		goto fail;
@@ -433,9 +551,12 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	    (rc = prepare(j, "COMMIT", &j->st_commit, err, cap)) ||
 	    (rc = prepare(j, "ROLLBACK", &j->st_rollback, err, cap)) ||
 	    (rc = prepare(j, "INSERT INTO intent(seq, id, type, status, actor, created_tick,"
-			     " updated_tick) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+			     " updated_tick, audit) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)"
 			     " ON CONFLICT(seq) DO UPDATE SET status = excluded.status,"
-			     " updated_tick = excluded.updated_tick", &j->st_intent, err, cap)))
+			     " updated_tick = excluded.updated_tick, audit = audit || excluded.audit",
+			     &j->st_intent, err, cap)) ||
+	    (rc = prepare(j, "UPDATE intent SET audit = audit || ?2 WHERE seq = ?1",
+			  &j->st_intent_link, err, cap)))
 		goto fail;
 	if ((rc = itd_audit_store_open(j->db, &j->ast))) {
 		snprintf(err, cap, "%s: preparing the audit statements: %s", j->path,
@@ -464,7 +585,7 @@ void itd_journal_db_close(struct itd_journal *j)
 {
 	itd_audit_store_close(&j->ast);
 	sqlite3_stmt **sts[] = {&j->st_input,  &j->st_tick,	&j->st_snap, &j->st_begin,
-				&j->st_commit, &j->st_rollback, &j->st_intent};
+				&j->st_commit, &j->st_rollback, &j->st_intent, &j->st_intent_link};
 	for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
 		sqlite3_finalize(*sts[i]);
 		*sts[i] = NULL;
@@ -482,13 +603,12 @@ static int step(sqlite3_stmt *st)
 	return src == SQLITE_DONE || src == SQLITE_ROW ? SQLITE_OK : src;
 }
 
-/* Chain a tick's notes into the audit table and update the intents they
- * name, in the batch's transaction. */
-/* A note that names an intent with a status: the intent's row follows the
- * last of its tick. */
+/* A note that concerns an intent: the intent's row follows the notes of
+ * its tick. */
 struct jnote_ref {
 	uint64_t seq;                      /* the intent's seq */
 	uint32_t order;                    /* the note's place in the tick */
+	bool status;                       /* the note says the intent's status */
 	const uint8_t *note;               /* its header in the ring */
 };
 
@@ -511,11 +631,25 @@ static void note_fields(const uint8_t *p, struct jnote *h, const char *f[5])
 	}
 }
 
+uint64_t itd_journal_subject_seq(const char *s, size_t len)
+{
+	if (len < 3 || len > 22 || s[0] != 'i' || s[1] != '-')
+		return 0;
+	uint64_t v = 0;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v;
+}
+
 /* An intent's `intent` row after the tick: inserted with what its first
- * note of the tick says (id, type, and the actor who submitted it), or
- * moved on to the status its last note says. */
+ * status note of the tick says (id, type, and the actor who submitted it),
+ * or moved on to the status its last one says; either way it gains the
+ * tick's audit block (`link`, "FIRST,"). */
 static int upsert_intent(struct itd_journal *j, uint64_t tick, const uint8_t *first,
-			 const uint8_t *last)
+			 const uint8_t *last, const char *link, int link_len)
 {
 	struct jnote a, z;
 	const char *fa[5], *fz[5];
@@ -528,19 +662,37 @@ static int upsert_intent(struct itd_journal *j, uint64_t tick, const uint8_t *fi
 	sqlite3_bind_text(st, 4, fz[4], (int)z.len[4], SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, fa[2], (int)a.len[2], SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)tick);
+	sqlite3_bind_text(st, 7, link, link_len, SQLITE_STATIC);
 	return step(st);
 }
 
-/* Append the tick's notes to the audit chain, then bring each intent they
- * name up to date in the `intent` index: once per intent and tick (its
- * last status), not once per note, since an intent received, authorized,
- * executed and completed in one tick would otherwise rewrite its row and
- * its status index four times. */
+/* Record a note that concerns an intent for the pass after the chain. */
+static int add_ref(struct itd_journal *j, size_t *n_ref, struct jnote_ref r)
+{
+	if (*n_ref == j->latest_cap) {
+		size_t cap = j->latest_cap ? 2 * j->latest_cap : 256;
+		void *np = itd_realloc(j->latest, cap * sizeof *j->latest);
+		if (!np)
+			return SQLITE_NOMEM;
+		j->latest = np;
+		j->latest_cap = cap;
+	}
+	j->latest[(*n_ref)++] = r;
+	return SQLITE_OK;
+}
+
+/* Append the tick's notes to the audit chain as one block, then bring each
+ * intent they name up to date in the `intent` index: once per intent and
+ * tick (its last status, and the block), not once per note, since an
+ * intent received, authorized, executed and completed in one tick would
+ * otherwise rewrite its row and its status index four times. */
 static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, size_t len)
 {
 	const uint8_t *end = p + len;
 	size_t n_ref = 0;
 	uint32_t order = 0;
+	uint64_t block = j->chain.index + 1;
+	itd_audit_batch_begin(&j->ast);
 	while (p < end) {
 		struct jnote h;
 		memcpy(&h, p, sizeof h);
@@ -550,9 +702,9 @@ static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, s
 			f[i] = (const char *)q;
 			q += h.len[i];
 		}
-		/* kind..status are not NUL terminated in the ring: copy them. */
-		char txt[5][ITD_AUDIT_MAX_TEXT + 1];
-		for (int i = 0; i < 5; i++) {
+		/* kind..actor are not NUL terminated in the ring: copy them. */
+		char txt[3][ITD_AUDIT_MAX_TEXT + 1];
+		for (int i = 0; i < 3; i++) {
 			memcpy(txt[i], f[i], h.len[i]);
 			txt[i][h.len[i]] = '\0';
 		}
@@ -561,28 +713,49 @@ static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, s
 					     .data = h.len[5] ? (const uint8_t *)f[5] : NULL,
 					     .data_len = h.len[5]};
 		int rc = itd_audit_record(&j->ast, &j->chain, &in, NULL);
-		if (rc)
+		if (rc) {
+			itd_audit_batch_drop(&j->ast); /* the transaction rolls back */
 			return rc == ITD_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-		if (h.seq && h.len[4]) {
-			if (n_ref == j->latest_cap) {
-				size_t cap = j->latest_cap ? 2 * j->latest_cap : 256;
-				void *np = itd_realloc(j->latest, cap * sizeof *j->latest);
-				if (!np)
-					return SQLITE_NOMEM;
-				j->latest = np;
-				j->latest_cap = cap;
-			}
-			j->latest[n_ref++] = (struct jnote_ref){.seq = h.seq, .order = order, .note = p};
+		}
+		/* The intent it concerns: the one it is about, or (a policy
+		 * decision) the one its subject names. */
+		uint64_t seq = h.seq ? h.seq : itd_journal_subject_seq(f[1], h.len[1]);
+		if (seq && add_ref(j, &n_ref,
+				   (struct jnote_ref){.seq = seq, .order = order,
+						      .status = h.seq && h.len[4], .note = p})) {
+			itd_audit_batch_drop(&j->ast);
+			return SQLITE_NOMEM;
 		}
 		order++;
 		p += jrec_align(sizeof h + h.len[0] + h.len[1] + h.len[2] + h.len[3] + h.len[4] +
 				h.len[5]);
 	}
+	int rc = itd_audit_batch_end(&j->ast);
+	if (rc)
+		return rc == ITD_ENOMEM ? SQLITE_NOMEM : rc == ITD_EEXISTS ? SQLITE_CONSTRAINT
+										 : SQLITE_ERROR;
+	char link[24];
+	int link_len = snprintf(link, sizeof link, "%llu,", (unsigned long long)block);
 	qsort(j->latest, n_ref, sizeof *j->latest, by_seq_then_order);
 	for (size_t a = 0, z; a < n_ref; a = z + 1) {
-		for (z = a; z + 1 < n_ref && j->latest[z + 1].seq == j->latest[a].seq; z++)
-			;
-		int src = upsert_intent(j, tick, j->latest[a].note, j->latest[z].note);
+		const uint8_t *first = NULL, *last = NULL;
+		for (z = a;; z++) {
+			if (j->latest[z].status) {
+				first = first ? first : j->latest[z].note;
+				last = j->latest[z].note;
+			}
+			if (z + 1 == n_ref || j->latest[z + 1].seq != j->latest[a].seq)
+				break;
+		}
+		int src;
+		if (first) {
+			src = upsert_intent(j, tick, first, last, link, link_len);
+		} else {
+			sqlite3_stmt *st = j->st_intent_link;
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)j->latest[a].seq);
+			sqlite3_bind_text(st, 2, link, link_len, SQLITE_STATIC);
+			src = step(st);
+		}
 		if (src != SQLITE_OK)
 			return src;
 	}

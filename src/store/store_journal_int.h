@@ -141,6 +141,7 @@ struct itd_journal {
 	sqlite3_stmt *st_commit;           /* COMMIT */
 	sqlite3_stmt *st_rollback;         /* ROLLBACK */
 	sqlite3_stmt *st_intent;           /* upsert INTO intent */
+	sqlite3_stmt *st_intent_link;      /* add an audit block to an intent's row */
 	struct jnote_ref *latest;          /* write_notes: each intent's last note of
 					      the tick (writer only; grown as needed) */
 	size_t latest_cap;
@@ -201,6 +202,8 @@ int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap);
 int itd_journal_db_integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap);
 /* Open a read-only connection on j's database. */
 int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out);
+/* The seq an audit subject names ("i-000042": 42), or 0 if it names none. */
+uint64_t itd_journal_subject_seq(const char *s, size_t len);
 /* itd_journal_read_inputs on an open connection (store_journal_read.c). */
 int itd_journal_db_inputs(sqlite3 *db, uint64_t after_arrival, itd_journal_input_fn fn,
 			  void *ctx);

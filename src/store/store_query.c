@@ -3,6 +3,7 @@
  * (its audit entries).  Each query uses its own read-only connection, so
  * it may run beside a live writer. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -157,42 +158,87 @@ out:
 	return rc;
 }
 
+/* Hand fn the entries of one block whose subject is id. */
+static int story_block(sqlite3_stmt *blk, uint64_t first, const char *id, itd_store_story_fn fn,
+		       void *ctx, bool *any)
+{
+	sqlite3_bind_int64(blk, 1, (sqlite3_int64)first);
+	int src = sqlite3_step(blk);
+	int rc = ITD_OK;
+	if (src == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(blk, 0);
+		const uint8_t *end = p + sqlite3_column_bytes(blk, 0);
+		struct itd_audit_entry e;
+		if (!p || sqlite3_column_type(blk, 0) != SQLITE_BLOB)
+			rc = ITD_EVERIFY;
+		while (!rc && p < end && !(rc = itd_audit_block_next(&p, end, &e))) {
+			if (strcmp(e.subject, id))
+				continue;
+			*any = true;
+			struct itd_store_story_entry se = {
+				.index = e.index, .tick = e.tick, .time_ms = e.time_ms,
+				.kind = e.kind, .actor = e.actor,
+				.data = e.data ? (const char *)e.data : "", .len = e.data_len};
+			rc = fn(ctx, &se);
+		}
+	} else if (src != SQLITE_DONE) {
+		rc = done_rc(src);
+	}
+	sqlite3_reset(blk);
+	return rc;
+}
+
 int itd_store_query_story(struct itd_store *st, const char *id, itd_store_story_fn fn,
 			  void *ctx)
 {
+	/* The intent's row lists the blocks holding its entries ("12,345,"),
+	 * in chain order. */
+	uint64_t seq = itd_journal_subject_seq(id, strlen(id));
+	if (!seq)
+		return ITD_ENOTFOUND;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
+	sqlite3_stmt *q = NULL, *blk = NULL;
 	int rc = itd_journal_db_reader(st->j, &db);
 	if (rc)
 		return rc;
-	int src = sqlite3_prepare_v2(db,
-				     "SELECT idx, tick, time_ms, kind, actor, data FROM audit"
-				     " WHERE subject = ?1 ORDER BY idx",
-				     -1, &q, NULL);
+	int src = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_prepare_v2(db, "SELECT audit FROM intent WHERE seq = ?1 AND id = ?2", -1,
+					 &q, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_prepare_v2(db, "SELECT entries FROM audit_block WHERE first = ?1", -1,
+					 &blk, NULL);
 	if (src != SQLITE_OK) {
 		rc = done_rc(src);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)seq);
+	sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
 	bool any = false;
-	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-		any = true;
-		struct itd_store_story_entry e = {
-			.index = (uint64_t)sqlite3_column_int64(q, 0),
-			.tick = (uint64_t)sqlite3_column_int64(q, 1),
-			.time_ms = sqlite3_column_int64(q, 2), .kind = col_text(q, 3),
-			.actor = col_text(q, 4), .data = sqlite3_column_blob(q, 5)};
-		e.len = (size_t)sqlite3_column_bytes(q, 5);
-		if (!e.data)
-			e.data = "";
-		if ((rc = fn(ctx, &e)))
-			goto out;
+	if ((src = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *list = col_text(q, 0);
+		uint64_t prev = 0;
+		for (const char *p = list; *p && !rc;) {
+			char *e;
+			unsigned long long first = strtoull(p, &e, 10);
+			if (e == p || *e != ',') {
+				rc = ITD_EVERIFY; /* not a list this writer made */
+				break;
+			}
+			p = e + 1;
+			if (first > prev)
+				rc = story_block(blk, first, id, fn, ctx, &any);
+			prev = first > prev ? first : prev;
+		}
+		src = SQLITE_DONE;
 	}
-	rc = done_rc(src);
+	if (!rc)
+		rc = done_rc(src);
 	if (!rc && !any)
 		rc = ITD_ENOTFOUND;
 out:
 	sqlite3_finalize(q);
+	sqlite3_finalize(blk);
 	sqlite3_close(db);
 	return rc;
 }

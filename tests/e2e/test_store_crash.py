@@ -562,13 +562,9 @@ def check_store_executions(d):
     """From the store's audit chain: per intent, the intent.executed entries
     number its executions 1, 2, 3, ... with none repeated or skipped (an
     effect applied twice after a crash would repeat a number)."""
-    import sqlite3
-    db = sqlite3.connect("file:" + os.path.join(d, "intentd.db") + "?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT subject, data FROM audit WHERE kind = 'intent.executed'"
-                          " ORDER BY idx").fetchall()
-    finally:
-        db.close()
+    import audit_blocks
+    rows = [(e["subject"], e["data"]) for e in audit_blocks.entries(d)
+            if e["kind"] == "intent.executed"]
     last, bad = {}, []
     for subject, data in rows:
         n = json.loads(data)["executions"]

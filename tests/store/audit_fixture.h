@@ -78,12 +78,15 @@ __attribute__((format(printf, 2, 3))) static inline void execf(sqlite3 *db, cons
 }
 
 /* Record n ordinary entries (with checkpoints if the chain signs) in one
- * transaction; every text and payload is non-empty and varies. */
+ * transaction, a block per tick as the journal writes them (tick k/3, so
+ * blocks of three, the first of two); every text and payload is non-empty
+ * and varies. */
 static inline void fill(struct fx *f, unsigned n)
 {
 	static const char *const kinds[] = {"intake", "verdict", "mutation", "console",
 					    "approval"};
 	exec(f->db, "BEGIN");
+	uint64_t tick = UINT64_MAX;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t k = f->c.index + 1;
 		char subject[32], actor[32], data[160];
@@ -95,9 +98,17 @@ static inline void fill(struct fx *f, unsigned n)
 		struct itd_audit_entry in = {.tick = k / 3, .time_ms = ITD_CLOCK_SIM_EPOCH_MS + (int64_t)k,
 					     .kind = kinds[k % 5], .subject = subject, .actor = actor,
 					     .data = (const uint8_t *)data, .data_len = (size_t)dl};
+		if (in.tick != tick) {
+			if (tick != UINT64_MAX)
+				assert_int_equal(itd_audit_batch_end(&f->st), ITD_OK);
+			itd_audit_batch_begin(&f->st);
+			tick = in.tick;
+		}
 		struct itd_audit_entry out;
 		assert_int_equal(itd_audit_record(&f->st, &f->c, &in, &out), ITD_OK);
 	}
+	if (tick != UINT64_MAX)
+		assert_int_equal(itd_audit_batch_end(&f->st), ITD_OK);
 	exec(f->db, "COMMIT");
 }
 
@@ -106,10 +117,13 @@ static inline uint64_t pick(struct fx *f, uint64_t lo, uint64_t hi)
 	return lo + itd_rng_below(&f->rng, hi - lo + 1);
 }
 
+/* Entries stored, by the blocks' bounds. */
 static inline uint64_t count_rows(sqlite3 *db)
 {
 	sqlite3_stmt *s;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &s, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT coalesce(sum(last - first + 1), 0) FROM audit_block",
+					    -1, &s, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	uint64_t n = (uint64_t)sqlite3_column_int64(s, 0);
@@ -117,85 +131,209 @@ static inline uint64_t count_rows(sqlite3 *db)
 	return n;
 }
 
-/* Change one byte of column col of entry idx with an SQL UPDATE that keeps
- * the column's type: an integer's byte `pos` (of the low six, so it stays
- * positive), a text's or blob's byte at pos modulo its length.  XOR, so a
- * second identical call restores it. */
+/* ------------------------------------------------- what an attacker does */
+
+/* Every stored entry, decoded from copies of the blocks it can write back
+ * after changing them (texts and payloads edited in place). */
+struct fx_chain {
+	uint8_t **blobs;                   /* each block's bytes (owned) */
+	size_t *lens;                      /* and their lengths */
+	size_t n_blocks;
+	struct itd_audit_entry *e;         /* the entries, in stored order */
+	size_t *block_of;                  /* the block each sits in */
+	bool *dropped;                     /* deleted: not written back */
+	size_t n;
+};
+
+static inline void fx_load(sqlite3 *db, struct fx_chain *ch)
+{
+	memset(ch, 0, sizeof *ch);
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT entries FROM audit_block ORDER BY first",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	size_t cap = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		size_t len = (size_t)sqlite3_column_bytes(s, 0);
+		uint8_t *b = malloc(len + 1);
+		assert_non_null(b);
+		memcpy(b, sqlite3_column_blob(s, 0), len);
+		ch->blobs = realloc(ch->blobs, (ch->n_blocks + 1) * sizeof *ch->blobs);
+		ch->lens = realloc(ch->lens, (ch->n_blocks + 1) * sizeof *ch->lens);
+		assert_true(ch->blobs && ch->lens);
+		ch->blobs[ch->n_blocks] = b;
+		ch->lens[ch->n_blocks] = len;
+		const uint8_t *p = b;
+		while (p < b + len) {
+			if (ch->n == cap) {
+				cap = cap ? 2 * cap : 256;
+				ch->e = realloc(ch->e, cap * sizeof *ch->e);
+				ch->block_of = realloc(ch->block_of, cap * sizeof *ch->block_of);
+				ch->dropped = realloc(ch->dropped, cap * sizeof *ch->dropped);
+				assert_true(ch->e && ch->block_of && ch->dropped);
+			}
+			assert_int_equal(itd_audit_block_next(&p, b + len, &ch->e[ch->n]), ITD_OK);
+			ch->block_of[ch->n] = ch->n_blocks;
+			ch->dropped[ch->n++] = false;
+		}
+		ch->n_blocks++;
+	}
+	sqlite3_finalize(s);
+}
+
+/* Write the chain back, each block with the bounds of what it now holds
+ * (as an attacker keeping the rows consistent would); a block left empty
+ * goes. */
+static inline void fx_store(sqlite3 *db, struct fx_chain *ch)
+{
+	sqlite3_stmt *u;
+	exec(db, "BEGIN; DELETE FROM audit_block");
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "INSERT INTO audit_block(first, last, entries)"
+					    " VALUES(?1, ?2, ?3)", -1, &u, NULL),
+			 SQLITE_OK);
+	for (size_t b = 0, i = 0; b < ch->n_blocks; b++) {
+		uint8_t *buf = NULL;
+		size_t len = 0, cap = 0;
+		uint64_t first = 0, last = 0;
+		bool any = false;
+		for (; i < ch->n && ch->block_of[i] == b; i++) {
+			if (ch->dropped[i])
+				continue;
+			assert_int_equal(itd_audit_block_add(&buf, &len, &cap, &ch->e[i]), ITD_OK);
+			if (!any)
+				first = ch->e[i].index;
+			last = ch->e[i].index;
+			any = true;
+		}
+		if (any) {
+			sqlite3_bind_int64(u, 1, (sqlite3_int64)first);
+			sqlite3_bind_int64(u, 2, (sqlite3_int64)last);
+			sqlite3_bind_blob(u, 3, buf, (int)len, SQLITE_TRANSIENT);
+			assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+			sqlite3_reset(u);
+		}
+		free(buf);
+	}
+	sqlite3_finalize(u);
+	exec(db, "COMMIT");
+}
+
+static inline void fx_free(struct fx_chain *ch)
+{
+	for (size_t b = 0; b < ch->n_blocks; b++)
+		free(ch->blobs[b]);
+	free(ch->blobs);
+	free(ch->lens);
+	free(ch->e);
+	free(ch->block_of);
+	free(ch->dropped);
+	memset(ch, 0, sizeof *ch);
+}
+
+/* The entry stored under index idx. */
+static inline struct itd_audit_entry *fx_entry(struct fx_chain *ch, uint64_t idx)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->e[i].index == idx && !ch->dropped[i])
+			return &ch->e[i];
+	fail_msg("no entry %llu", (unsigned long long)idx);
+	return NULL;
+}
+
+/* Change one byte of field col of entry idx: an integer's byte `pos` (of
+ * the low six), a text's, payload's or hash's byte at pos modulo its
+ * length.  XOR, so a second identical call restores it. */
 static inline void flip(sqlite3 *db, uint64_t idx, const char *col, uint64_t pos)
 {
-	char sql[128];
-	sqlite3_stmt *s, *u;
-	snprintf(sql, sizeof sql, "SELECT %s FROM audit WHERE idx = ?", col);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)idx);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	snprintf(sql, sizeof sql, "UPDATE audit SET %s = ? WHERE idx = ?", col);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &u, NULL), SQLITE_OK);
-	int type = sqlite3_column_type(s, 0);
-	if (type == SQLITE_INTEGER) {
-		uint64_t v = (uint64_t)sqlite3_column_int64(s, 0) ^ (UINT64_C(1) << (8 * (pos % 6)));
-		sqlite3_bind_int64(u, 1, (sqlite3_int64)v);
+	struct fx_chain ch;
+	fx_load(db, &ch);
+	struct itd_audit_entry *e = fx_entry(&ch, idx);
+	uint64_t bit = UINT64_C(1) << (8 * (pos % 6));
+	uint8_t *b = NULL;
+	size_t n = 0;
+	if (!strcmp(col, "tick")) {
+		e->tick ^= bit;
+	} else if (!strcmp(col, "time_ms")) {
+		e->time_ms = (int64_t)((uint64_t)e->time_ms ^ bit);
+	} else if (!strcmp(col, "kind") || !strcmp(col, "subject") || !strcmp(col, "actor")) {
+		const char *t = !strcmp(col, "kind") ? e->kind : !strcmp(col, "subject") ? e->subject
+											  : e->actor;
+		b = (uint8_t *)(uintptr_t)t;
+		n = strlen(t);
+	} else if (!strcmp(col, "data")) {
+		b = (uint8_t *)(uintptr_t)e->data;
+		n = e->data_len;
+	} else if (!strcmp(col, "prev_hash")) {
+		b = e->prev_hash;
+		n = 32;
 	} else {
-		int n = sqlite3_column_bytes(s, 0);
-		assert_true(n > 0);
-		uint8_t *b = malloc((size_t)n);
-		assert_non_null(b);
-		memcpy(b, sqlite3_column_blob(s, 0), (size_t)n);
-		b[pos % (uint64_t)n] ^= 0x01;
-		if (type == SQLITE_TEXT)
-			sqlite3_bind_text(u, 1, (const char *)b, n, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_blob(u, 1, b, n, SQLITE_TRANSIENT);
-		free(b);
+		assert_string_equal(col, "hash");
+		b = e->hash;
+		n = 32;
 	}
-	sqlite3_bind_int64(u, 2, (sqlite3_int64)idx);
-	assert_int_equal(sqlite3_step(u), SQLITE_DONE);
-	assert_int_equal(sqlite3_changes(db), 1);
-	sqlite3_finalize(u);
-	sqlite3_finalize(s);
+	if (b) {
+		assert_true(n > 0);
+		b[pos % n] ^= 0x01;
+	}
+	fx_store(db, &ch);
+	fx_free(&ch);
+}
+
+/* Delete entries lo..hi (the blocks keep the rest). */
+static inline void fx_delete(sqlite3 *db, uint64_t lo, uint64_t hi)
+{
+	struct fx_chain ch;
+	fx_load(db, &ch);
+	for (size_t i = 0; i < ch.n; i++)
+		if (ch.e[i].index >= lo && ch.e[i].index <= hi)
+			ch.dropped[i] = true;
+	fx_store(db, &ch);
+	fx_free(&ch);
+}
+
+/* Entries a and b trade places: each one's fields under the other's
+ * index. */
+static inline void fx_swap(sqlite3 *db, uint64_t a, uint64_t b)
+{
+	struct fx_chain ch;
+	fx_load(db, &ch);
+	struct itd_audit_entry *x = fx_entry(&ch, a), *y = fx_entry(&ch, b), t = *x;
+	*x = *y;
+	*y = t;
+	x->index = a;
+	y->index = b;
+	fx_store(db, &ch);
+	fx_free(&ch);
+}
+
+/* Entry idx stored under index to. */
+static inline void fx_reindex(sqlite3 *db, uint64_t idx, uint64_t to)
+{
+	struct fx_chain ch;
+	fx_load(db, &ch);
+	fx_entry(&ch, idx)->index = to;
+	fx_store(db, &ch);
+	fx_free(&ch);
 }
 
 /* What an attacker without the key can do: recompute the hashes and links
  * of entries from..to, so that stretch is self-consistent again. */
 static inline void reforge(sqlite3 *db, uint64_t from, uint64_t to)
 {
-	sqlite3_stmt *s, *u;
+	struct fx_chain ch;
+	fx_load(db, &ch);
 	uint8_t prev[32] = {0};
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT idx, tick, time_ms, kind, subject, actor, data, "
-					    "hash FROM audit ORDER BY idx", -1, &s, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "UPDATE audit SET prev_hash = ?, hash = ? WHERE idx = ?",
-					    -1, &u, NULL),
-			 SQLITE_OK);
-	exec(db, "BEGIN");
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		struct itd_audit_entry e = {
-			.index = (uint64_t)sqlite3_column_int64(s, 0),
-			.tick = (uint64_t)sqlite3_column_int64(s, 1),
-			.time_ms = sqlite3_column_int64(s, 2),
-			.kind = (const char *)sqlite3_column_text(s, 3),
-			.subject = (const char *)sqlite3_column_text(s, 4),
-			.actor = (const char *)sqlite3_column_text(s, 5),
-			.data = sqlite3_column_blob(s, 6),
-			.data_len = (size_t)sqlite3_column_bytes(s, 6)};
-		if (e.index < from || e.index > to) {
-			memcpy(prev, sqlite3_column_blob(s, 7), 32);
-			continue;
+	for (size_t i = 0; i < ch.n; i++) {
+		struct itd_audit_entry *e = &ch.e[i];
+		if (e->index >= from && e->index <= to) {
+			memcpy(e->prev_hash, prev, 32);
+			assert_int_equal(itd_audit_hash(e, e->hash), ITD_OK);
 		}
-		memcpy(e.prev_hash, prev, 32);
-		assert_int_equal(itd_audit_hash(&e, e.hash), ITD_OK);
-		memcpy(prev, e.hash, 32);
-		sqlite3_bind_blob(u, 1, e.prev_hash, 32, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(u, 2, e.hash, 32, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(u, 3, (sqlite3_int64)e.index);
-		assert_int_equal(sqlite3_step(u), SQLITE_DONE);
-		sqlite3_reset(u);
+		memcpy(prev, e->hash, 32);
 	}
-	exec(db, "COMMIT");
-	sqlite3_finalize(u);
-	sqlite3_finalize(s);
+	fx_store(db, &ch);
+	fx_free(&ch);
 }
 
 static inline void expect_fault(sqlite3 *db, const struct itd_audit_verify_opts *o,

@@ -11,19 +11,16 @@
 
 /* ---------------------------------------------------------- checkpoints */
 
-/* The data column of entry idx, copied into buf. */
+/* The data of entry idx, copied into buf. */
 static size_t read_data(sqlite3 *db, uint64_t idx, uint8_t *buf, size_t cap)
 {
-	sqlite3_stmt *s;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT data FROM audit WHERE idx = ?", -1, &s,
-					    NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)idx);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	size_t n = (size_t)sqlite3_column_bytes(s, 0);
+	struct fx_chain ch;
+	fx_load(db, &ch);
+	const struct itd_audit_entry *e = fx_entry(&ch, idx);
+	size_t n = e->data_len;
 	assert_true(n <= cap);
-	memcpy(buf, sqlite3_column_blob(s, 0), n);
-	sqlite3_finalize(s);
+	memcpy(buf, e->data, n);
+	fx_free(&ch);
 	return n;
 }
 
@@ -66,7 +63,7 @@ static void test_checkpoints(void **state)
 	assert_int_equal(itd_audit_head_from_checkpoint(k.pk, cp, ITD_AUDIT_CHECKPOINT_LEN, &junk),
 			 ITD_EVERIFY);
 	assert_int_equal(junk.index, 0);
-	exec(f.db, "DELETE FROM audit WHERE idx > 100");
+	fx_delete(f.db, 101, UINT64_MAX);
 	assert_int_equal(itd_audit_verify_with(f.db, &o, &r), ITD_OK); /* alone: nothing */
 	struct itd_audit_verify_opts oh = {.pubkey = k.pk, .checkpoint_every = 10, .head = &head};
 	expect_fault(f.db, &oh, ITD_AUDIT_TRUNCATED, 101);

@@ -8,7 +8,7 @@
 
 /* --------------------------------------------------------------- tamper */
 
-/* One byte of any column of a random entry, by SQL UPDATE: verify names
+/* One byte of any field of a random entry, in its block: verify names
  * that very entry.  (prev_hash is hashed, so a prev_hash-only change is
  * named at the entry itself, not the next.)  Undoing it restores the
  * chain.  A damaged last entry also stops the tail restore. */
@@ -98,7 +98,7 @@ static void test_delete_entries(void **state)
 	fx_init(&f, "audit-delete");
 	fill(&f, 1000);
 	uint64_t i = pick(&f, 2, 999);
-	execf(f.db, "DELETE FROM audit WHERE idx = %llu", (unsigned long long)i);
+	fx_delete(f.db, i, i);
 	expect_fault(f.db, NULL, ITD_AUDIT_MISSING, i);
 	struct itd_audit_report r;
 	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
@@ -112,12 +112,12 @@ static void test_delete_entries(void **state)
 	/* A range, and the very first entry. */
 	fx_init(&f, "audit-delete2");
 	fill(&f, 400);
-	exec(f.db, "DELETE FROM audit WHERE idx BETWEEN 120 AND 135");
+	fx_delete(f.db, 120, 135);
 	expect_fault(f.db, NULL, ITD_AUDIT_MISSING, 120);
 	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
 	assert_int_equal(r.missing_to, 135);
 	assert_string_equal(r.why, "missing entries 120..135 (deleted)");
-	exec(f.db, "DELETE FROM audit WHERE idx = 1");
+	fx_delete(f.db, 1, 1);
 	expect_fault(f.db, NULL, ITD_AUDIT_MISSING, 1);
 	fx_fini(&f);
 }
@@ -132,7 +132,7 @@ static void test_truncation(void **state)
 	fill(&f, 1000);
 	struct itd_audit_head head = {.index = f.c.index};
 	memcpy(head.hash, f.c.hash, 32);
-	exec(f.db, "DELETE FROM audit WHERE idx > 995");
+	fx_delete(f.db, 996, UINT64_MAX);
 	expect_intact(f.db, NULL, 995);
 	struct itd_audit_verify_opts o = {.head = &head};
 	expect_fault(f.db, &o, ITD_AUDIT_TRUNCATED, 996);
@@ -141,14 +141,11 @@ static void test_truncation(void **state)
 	assert_int_equal(r.missing_to, 1000);
 	assert_string_equal(r.why, "missing entries 996..1000 (truncated)");
 	/* A head the shortened chain still reaches holds. */
-	sqlite3_stmt *s;
-	assert_int_equal(sqlite3_prepare_v2(f.db, "SELECT hash FROM audit WHERE idx = 500", -1, &s,
-					    NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	struct fx_chain ch;
+	fx_load(f.db, &ch);
 	struct itd_audit_head old = {.index = 500};
-	memcpy(old.hash, sqlite3_column_blob(s, 0), 32);
-	sqlite3_finalize(s);
+	memcpy(old.hash, fx_entry(&ch, 500)->hash, 32);
+	fx_free(&ch);
 	o.head = &old;
 	expect_intact(f.db, &o, 995);
 	fx_fini(&f);
@@ -162,10 +159,7 @@ static void test_reorder(void **state)
 	fx_init(&f, "audit-order");
 	fill(&f, 500);
 	uint64_t a = pick(&f, 1, 480), b = a + pick(&f, 1, 10);
-	execf(f.db, "UPDATE audit SET idx = -1 WHERE idx = %llu", (unsigned long long)a);
-	execf(f.db, "UPDATE audit SET idx = %llu WHERE idx = %llu", (unsigned long long)a,
-	      (unsigned long long)b);
-	execf(f.db, "UPDATE audit SET idx = %llu WHERE idx = -1", (unsigned long long)b);
+	fx_swap(f.db, a, b);
 	expect_fault(f.db, NULL, ITD_AUDIT_ORDER, a);
 	struct itd_audit_report r;
 	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
@@ -174,40 +168,63 @@ static void test_reorder(void **state)
 		 (unsigned long long)b);
 	assert_string_equal(r.why, want);
 	/* Swap back: intact. */
-	execf(f.db, "UPDATE audit SET idx = -1 WHERE idx = %llu", (unsigned long long)a);
-	execf(f.db, "UPDATE audit SET idx = %llu WHERE idx = %llu", (unsigned long long)a,
-	      (unsigned long long)b);
-	execf(f.db, "UPDATE audit SET idx = %llu WHERE idx = -1", (unsigned long long)b);
+	fx_swap(f.db, a, b);
 	expect_intact(f.db, NULL, 500);
 	/* The first entry moved under index 0. */
-	exec(f.db, "UPDATE audit SET idx = 0 WHERE idx = 1");
+	fx_reindex(f.db, 1, 0);
 	expect_fault(f.db, NULL, ITD_AUDIT_ORDER, 1);
 	fx_fini(&f);
 }
 
-/* Rows no writer could produce: a column of the wrong type, a NUL inside
- * a text (which would otherwise hide what follows it from the hash). */
+/* Blocks no writer could produce: not a BLOB, a NUL inside a text (which
+ * would otherwise hide what follows it from the hash), cut short, or with
+ * bounds that are not its entries'. */
 static void test_malformed(void **state)
 {
 	(void)state;
 	struct fx f;
 	fx_init(&f, "audit-malformed");
 	fill(&f, 50);
-	exec(f.db, "UPDATE audit SET kind = CAST(kind AS BLOB) WHERE idx = 10");
-	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 10);
+	/* Entries 9..11 are one block (tick 3). */
+	exec(f.db, "UPDATE audit_block SET entries = CAST(entries AS TEXT) WHERE first = 9");
+	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 9);
 	struct itd_audit_report r;
 	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
-	assert_string_equal(r.why, "malformed: bad kind column");
-	exec(f.db, "UPDATE audit SET kind = CAST(kind AS TEXT) WHERE idx = 10");
+	assert_string_equal(r.why, "malformed: entries is not a BLOB");
+	exec(f.db, "UPDATE audit_block SET entries = CAST(entries AS BLOB) WHERE first = 9");
 	expect_intact(f.db, NULL, 50);
-	exec(f.db, "UPDATE audit SET subject = subject || char(0) || 'x' WHERE idx = 20");
+	/* A NUL inside entry 20's subject (entries 18..20 are a block: its
+	 * third entry's subject, "i-000020", follows its kind). */
+	struct fx_chain ch;
+	fx_load(f.db, &ch);
+	char *subj = (char *)(uintptr_t)fx_entry(&ch, 20)->subject;
+	subj[3] = '\0';
+	exec(f.db, "BEGIN");
+	sqlite3_stmt *u;
+	assert_int_equal(sqlite3_prepare_v2(f.db, "UPDATE audit_block SET entries = ?1"
+					    " WHERE first = 18", -1, &u, NULL),
+			 SQLITE_OK);
+	size_t b = ch.block_of[19];
+	sqlite3_bind_blob(u, 1, ch.blobs[b], (int)ch.lens[b], SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+	sqlite3_finalize(u);
+	exec(f.db, "COMMIT");
 	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 20);
-	exec(f.db, "UPDATE audit SET subject = 'i-000020' WHERE idx = 20");
+	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
+	assert_string_equal(r.why, "malformed: entry does not decode");
+	subj[3] = '0';
+	fx_store(f.db, &ch);
+	fx_free(&ch);
 	expect_intact(f.db, NULL, 50);
-	exec(f.db, "UPDATE audit SET hash = substr(hash, 1, 31) WHERE idx = 30");
-	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 30);
-	exec(f.db, "UPDATE audit SET tick = 'x' WHERE idx = 5");
-	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 5);
+	/* A block cut short: its last entry (32 of 30..32) lacks a byte. */
+	exec(f.db, "UPDATE audit_block SET entries = substr(entries, 1, length(entries) - 1)"
+		   " WHERE first = 30");
+	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 32);
+	/* Bounds that are not the entries' (6..8 claiming 6..9). */
+	exec(f.db, "UPDATE audit_block SET last = 9 WHERE first = 6");
+	expect_fault(f.db, NULL, ITD_AUDIT_MALFORMED, 9);
+	assert_int_equal(itd_audit_verify(f.db, NULL, &r), ITD_EVERIFY);
+	assert_string_equal(r.why, "malformed: block 6..9 holds entries 6..8");
 	fx_fini(&f);
 }
 

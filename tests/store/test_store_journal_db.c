@@ -355,16 +355,19 @@ static void test_tick_bigger_than_the_queue(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT (SELECT count(*) FROM audit),"
+					    "SELECT (SELECT max(last) FROM audit_block),"
 					    " (SELECT count(*) FROM intent),"
 					    " (SELECT count(*) FROM intent WHERE status = 'completed'"
-					    "  AND actor = 'op' AND created_tick = 1)",
+					    "  AND actor = 'op' AND created_tick = 1 AND audit = '1,'),"
+					    " (SELECT count(*) FROM audit_block)",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 2000);
 	assert_int_equal(sqlite3_column_int(st, 1), 1000);
 	assert_int_equal(sqlite3_column_int(st, 2), 1000);
+	/* The tick's entries are one block, which each intent's row names. */
+	assert_int_equal(sqlite3_column_int(st, 3), 1);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	free(notes);

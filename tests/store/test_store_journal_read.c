@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "journal_fixture.h"
+#include "store/store_audit.h"
 
 /* ----------------------------------------------------------- round trip */
 
@@ -196,17 +197,60 @@ static void test_format2_upgrade(void **state)
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	/* The layout as format 2 wrote it. */
-	tamper(dir, "DROP TABLE input_block;"
+	/* The layout as format 2 wrote it: a row per input and per audit
+	 * entry, with an index by subject. */
+	tamper(dir, "DROP TABLE input_block; DROP TABLE audit_block;"
 		    "CREATE TABLE input(arrival INTEGER PRIMARY KEY, kind INTEGER, seq INTEGER,"
 		    " wall_ms INTEGER, actor TEXT, data BLOB);"
 		    "INSERT INTO input VALUES(2, 1, 20, 99, 'op', X'616263'),"
 		    " (3, 1, 30, 99, 'op', X'616263'), (5, 3, 0, 99, NULL, X''),"
 		    " (7, 1, 70, 99, 'op', X'616263');"
+		    "CREATE TABLE audit(idx INTEGER PRIMARY KEY, tick INTEGER NOT NULL,"
+		    " time_ms INTEGER NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,"
+		    " actor TEXT NOT NULL, data BLOB NOT NULL, prev_hash BLOB NOT NULL,"
+		    " hash BLOB NOT NULL);"
+		    "CREATE INDEX audit_by_subject ON audit(subject, idx);"
+		    "ALTER TABLE intent DROP COLUMN audit;"
+		    "INSERT INTO intent VALUES(20, 'i-000020', 't', 'completed', 'op', 1, 1),"
+		    " (30, 'i-000030', 't', 'queued', 'op', 1, 1);"
 		    "ALTER TABLE tick DROP COLUMN slip_ns;"
 		    "ALTER TABLE tick DROP COLUMN tel_start;"
 		    "ALTER TABLE tick DROP COLUMN time_ms;"
 		    "UPDATE meta SET value = 2 WHERE key = 'format_version';");
+	/* Its chain: five entries over two ticks; i-000020 in both. */
+	{
+		static const char *const subj[] = {"i-000020", "i-000030", "i-000020", "",
+						   "i-000020"};
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+		sqlite3 *db = NULL;
+		sqlite3_stmt *ins = NULL;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO audit VALUES(?1, ?2, ?3, ?4,"
+						    " ?5, 'op', ?6, ?7, ?8)", -1, &ins, NULL),
+				 SQLITE_OK);
+		struct itd_audit_chain c;
+		itd_audit_chain_init(&c);
+		for (int i = 0; i < 5; i++) {
+			struct itd_audit_entry in = {.tick = i < 2 ? 1 : 2, .time_ms = 1000 + i,
+						     .kind = "intent.received", .subject = subj[i],
+						     .actor = "op", .data = (const uint8_t *)"{}",
+						     .data_len = 2}, e;
+			assert_int_equal(itd_audit_append(&c, &in, &e), ITD_OK);
+			sqlite3_bind_int64(ins, 1, (sqlite3_int64)e.index);
+			sqlite3_bind_int64(ins, 2, (sqlite3_int64)e.tick);
+			sqlite3_bind_int64(ins, 3, e.time_ms);
+			sqlite3_bind_text(ins, 4, e.kind, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 5, e.subject, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 6, e.data, (int)e.data_len, SQLITE_STATIC);
+			sqlite3_bind_blob(ins, 7, e.prev_hash, 32, SQLITE_TRANSIENT);
+			sqlite3_bind_blob(ins, 8, e.hash, 32, SQLITE_TRANSIENT);
+			assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+			sqlite3_reset(ins);
+		}
+		sqlite3_finalize(ins);
+		sqlite3_close(db);
+	}
 
 	struct itd_journal_config ro = cfg;
 	ro.create = false;
@@ -254,6 +298,33 @@ static void test_format2_upgrade(void **state)
 	assert_int_equal(itd_journal_read_inputs(r, 6, collect_inputs, &ib), ITD_OK);
 	assert_true(ib.n == 2 && ib.arrival[0] == 7 && ib.arrival[1] == 8);
 	assert_int_equal(itd_journal_close(r), ITD_OK);
+	/* The chain is now a block per tick and still verifies; each intent
+	 * names the blocks holding its entries. */
+	{
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+		sqlite3 *db = NULL;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		struct itd_audit_report rep;
+		assert_int_equal(itd_audit_verify(db, NULL, &rep), ITD_OK);
+		assert_int_equal(rep.n_verified, 5);
+		sqlite3_stmt *q = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db,
+						    "SELECT (SELECT group_concat(first || '-' || last)"
+						    " FROM audit_block), (SELECT audit FROM intent"
+						    " WHERE seq = 20), (SELECT audit FROM intent"
+						    " WHERE seq = 30), (SELECT count(*) FROM"
+						    " sqlite_master WHERE name IN ('audit', 'input'))",
+						    -1, &q, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(q, 0), "1-2,3-5");
+		assert_string_equal((const char *)sqlite3_column_text(q, 1), "1,3,");
+		assert_string_equal((const char *)sqlite3_column_text(q, 2), "1,");
+		assert_int_equal(sqlite3_column_int(q, 3), 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
 	rm_dir(dir);
 }
 
