@@ -1,8 +1,11 @@
 /* cli_audit.c: `intentd audit verify --data DIR` recomputes a store's audit
- * chain and names the first bad entry (exit 3); `intentd audit keygen
+ * chain and names the first bad entry (exit 3); `intentd audit export
+ * --data DIR` prints its entries as JSON lines; `intentd audit keygen
  * SECRET PUBLIC` makes the Ed25519 key pair that signs its checkpoints. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli_int.h"
 #include "store/store.h"
@@ -117,6 +120,88 @@ static int verify(struct itd_cmd_ctx *c)
 	return ITD_EXIT_OK;
 }
 
+/* One entry as a JSON line: its fields, the payload as JSON when it is
+ * (as the engine's always are), else as a string, and both hashes. */
+static int export_entry(void *ctx, const struct itd_audit_entry *e)
+{
+	(void)ctx;
+	char prev[2 * ITD_AUDIT_HASH_LEN + 1], h[2 * ITD_AUDIT_HASH_LEN + 1];
+	hex(e->prev_hash, ITD_AUDIT_HASH_LEN, prev);
+	hex(e->hash, ITD_AUDIT_HASH_LEN, h);
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return ITD_ENOMEM;
+	cJSON_AddNumberToObject(o, "index", (double)e->index);
+	cJSON_AddNumberToObject(o, "tick", (double)e->tick);
+	cJSON_AddNumberToObject(o, "time_ms", (double)e->time_ms);
+	cJSON_AddStringToObject(o, "kind", e->kind);
+	cJSON_AddStringToObject(o, "subject", e->subject);
+	cJSON_AddStringToObject(o, "actor", e->actor);
+	const char *data = e->data ? (const char *)e->data : "";
+	cJSON *d = cJSON_ParseWithLength(data, e->data_len);
+	if (d && !strcmp(e->kind, ITD_AUDIT_CHECKPOINT_KIND)) {
+		cJSON_Delete(d); /* binary: signed index, hash and signature */
+		d = NULL;
+	}
+	if (d) {
+		cJSON_AddItemToObject(o, "data", d);
+	} else {
+		char *x = itd_malloc(2 * e->data_len + 1);
+		if (!x) {
+			cJSON_Delete(o);
+			return ITD_ENOMEM;
+		}
+		hex(e->data ? e->data : (const uint8_t *)"", e->data_len, x);
+		cJSON_AddStringToObject(o, "data_hex", x);
+		itd_free(x);
+	}
+	cJSON_AddStringToObject(o, "prev_hash", prev);
+	cJSON_AddStringToObject(o, "hash", h);
+	char *line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!line)
+		return ITD_ENOMEM;
+	int bad = puts(line) < 0;
+	cJSON_free(line);
+	return bad ? ITD_EIO : ITD_OK;
+}
+
+static int export(struct itd_cmd_ctx *c)
+{
+	const char *dir = itd_cli_opt(c, "data");
+	if (!dir || c->n_pos != 1) {
+		fprintf(stderr, "intentd audit export: needs --data DIR\n");
+		return ITD_EXIT_USAGE;
+	}
+	unsigned long long from = 1;
+	const char *v = itd_cli_opt(c, "from");
+	int rc;
+	if (v && (rc = itd_cli_u64("from", v, 1, (unsigned long long)INT64_MAX, &from)))
+		return rc;
+	struct itd_store *st = NULL;
+	char *identity = NULL;
+	size_t len;
+	uint64_t seed;
+	double rate;
+	char err[1024];
+	rc = itd_store_open_existing(dir, &st, &identity, &len, &seed, &rate, err, sizeof err);
+	itd_free(identity);
+	if (rc) {
+		fprintf(stderr, "intentd audit export: %s\n", err);
+		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
+	}
+	rc = itd_store_audit_walk(st, from, export_entry, NULL);
+	itd_store_close(st);
+	if (fflush(stdout) && !rc)
+		rc = ITD_EIO;
+	if (rc) {
+		fprintf(stderr, "intentd audit export: %s: %s%s\n", dir, itd_err_msg(rc),
+			rc == ITD_EVERIFY ? " (a damaged block: run intentd audit verify)" : "");
+		return rc == ITD_EVERIFY ? ITD_EXIT_VERIFY : ITD_EXIT_RUNTIME;
+	}
+	return ITD_EXIT_OK;
+}
+
 static int keygen(struct itd_cmd_ctx *c)
 {
 	if (c->n_pos != 3) {
@@ -141,9 +226,11 @@ int itd_cmd_audit(struct itd_cmd_ctx *c)
 {
 	if (c->n_pos && !strcmp(c->pos[0], "verify"))
 		return verify(c);
+	if (c->n_pos && !strcmp(c->pos[0], "export"))
+		return export(c);
 	if (c->n_pos && !strcmp(c->pos[0], "keygen"))
 		return keygen(c);
-	fprintf(stderr, "intentd audit: expected verify or keygen%s%s%s\n",
+	fprintf(stderr, "intentd audit: expected verify, export or keygen%s%s%s\n",
 		c->n_pos ? ", got '" : "", c->n_pos ? c->pos[0] : "", c->n_pos ? "'" : "");
 	return ITD_EXIT_USAGE;
 }

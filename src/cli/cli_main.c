@@ -86,7 +86,8 @@ static const struct itd_opt replay_opts[] = {
 };
 
 static const struct itd_opt audit_opts[] = {
-	{"data", 'd', "DIR", "verify: the data directory whose chain to check", false},
+	{"data", 'd', "DIR", "the data directory whose chain to verify or export", false},
+	{"from", 0, "INDEX", "export: start at this entry (default 1)", false},
 	{"public-key", 0, "FILE", "verify: check checkpoint signatures with this Ed25519 public "
 				  "key", false},
 	{"checkpoint-every", 0, "N", "verify, with --public-key: a checkpoint must follow every "
@@ -114,9 +115,10 @@ static const struct itd_cmd commands[] = {
 			"stream, console and Prometheus metrics.", serve_opts, itd_cmd_serve},
 	{"replay", NULL, "Re-run a data directory's journal offline and check every tick's state "
 			 "hash (exit 3 on a divergence).", replay_opts, itd_cmd_replay},
-	{"audit", "verify|keygen [SECRET PUBLIC]",
+	{"audit", "verify|export|keygen [SECRET PUBLIC]",
 	 "Verify a data directory's tamper-evident audit chain (exit 3 names the first bad "
-	 "entry), or make a key pair to sign its checkpoints.", audit_opts, itd_cmd_audit},
+	 "entry), export its entries as JSON lines, or make a key pair to sign its "
+	 "checkpoints.", audit_opts, itd_cmd_audit},
 	{"validate", "[FILE...]", "Check scenario files (or --scenario NAME) and report every "
 				  "error as FILE:LINE:COL: message.", validate_opts,
 	 itd_cmd_validate},

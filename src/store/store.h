@@ -169,6 +169,13 @@ typedef int (*itd_store_story_fn)(void *ctx, const struct itd_store_story_entry 
 int itd_store_query_story(struct itd_store *st, const char *id, itd_store_story_fn fn,
 			  void *ctx);
 
+/* Every audit entry from index `from` on, in chain order, as stored (not
+ * verified: that is itd_store_audit_verify's job).  ITD_EVERIFY if a block
+ * does not decode; a nonzero return of fn stops the walk and is returned. */
+struct itd_audit_entry;
+typedef int (*itd_store_audit_fn)(void *ctx, const struct itd_audit_entry *e);
+int itd_store_audit_walk(struct itd_store *st, uint64_t from, itd_store_audit_fn fn, void *ctx);
+
 /* The database's own integrity check (every page: seconds for a large
  * store): 0, or ITD_EVERIFY with what is damaged in err. */
 int itd_store_check(struct itd_store *st, char *err, size_t cap);

@@ -243,6 +243,46 @@ out:
 	return rc;
 }
 
+int itd_store_audit_walk(struct itd_store *st, uint64_t from, itd_store_audit_fn fn, void *ctx)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc = itd_journal_db_reader(st->j, &db);
+	if (rc)
+		return rc;
+	/* From the block holding `from` (the last starting at or before it). */
+	int src = sqlite3_prepare_v2(db,
+				     "SELECT entries FROM audit_block WHERE first >="
+				     " (SELECT coalesce(max(first), 0) FROM audit_block WHERE first <= ?1)"
+				     " ORDER BY first",
+				     -1, &q, NULL);
+	if (src != SQLITE_OK) {
+		rc = done_rc(src);
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)(from > INT64_MAX ? INT64_MAX : from));
+	while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(q, 0);
+		const uint8_t *end = p + sqlite3_column_bytes(q, 0);
+		struct itd_audit_entry e;
+		if (!p || sqlite3_column_type(q, 0) != SQLITE_BLOB) {
+			rc = ITD_EVERIFY;
+			goto out;
+		}
+		while (p < end) {
+			if ((rc = itd_audit_block_next(&p, end, &e)))
+				goto out;
+			if (e.index >= from && (rc = fn(ctx, &e)))
+				goto out;
+		}
+	}
+	rc = done_rc(src);
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
 int itd_store_audit_verify(struct itd_store *st, const struct itd_audit_verify_opts *opts,
 			   struct itd_audit_report *out)
 {

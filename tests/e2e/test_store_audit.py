@@ -3,7 +3,8 @@
 `intentd audit keygen`, a run journaled with signed checkpoints, `intentd
 audit verify` on the intact chain, then on copies tampered with one byte of
 each field of an entry, a deleted entry, a truncated tail (caught with
---head), a wrong public key; key-file permissions; and the offline queries
+--head), a wrong public key; `audit export`; key-file permissions; and the
+offline queries
 (`intents --data`, `explain --data`) against the same store.
 
 Usage: python3 test_store_audit.py /path/to/intentd
@@ -82,6 +83,22 @@ def main():
     for k in ("intent.received", "intent.executed", "intent.completed", "checkpoint"):
         check(kinds.get(k, 0) > 0, f"the chain records {k} ({kinds.get(k, 0)})")
 
+    # The entries as `audit export` prints them: one JSON line each, the
+    # same chain the blocks hold, payloads as JSON.
+    rc, out, err = run(["audit", "export", "--data", d])
+    lines = [json.loads(x) for x in out.splitlines()] if rc == 0 else []
+    check(len(lines) == n and all(
+        x["index"] == e["idx"] and x["kind"] == e["kind"] and x["hash"] == e["hash"].hex()
+        for x, e in zip(lines, chain)), f"audit export prints every entry ({len(lines)})",
+        err)
+    rec = [x for x in lines if x["kind"] == "intent.received"]
+    check(rec and isinstance(rec[0]["data"], dict) and rec[0]["data"].get("intent_id"),
+          "export gives an entry's payload as JSON", rec[:1])
+    rc, out, err = run(["audit", "export", "--data", d, "--from", "20"])
+    first = json.loads(out.splitlines()[0]) if rc == 0 and out else {}
+    check(first.get("index") == 20 and len(out.splitlines()) == n - 19,
+          "audit export --from 20 starts at entry 20", out[:200] + err)
+
     rc, out, err = run(["audit", "verify", "--data", d])
     m = re.search(r"head (\d+):([0-9a-f]{64})", out)
     check(rc == 0 and "audit chain intact" in out and m, "audit verify: intact", out + err)
@@ -114,6 +131,17 @@ def main():
     rc, out, err = run(["audit", "verify", "--data", t])
     check(rc == 3 and "broken at entry 33" in err and "deleted" in err,
             "a deleted entry: verify exits 3 naming it", err)
+
+    # A block cut short no longer decodes: export refuses it (exit 3)
+    # instead of printing what follows the damage.
+    t = copy_store(d, "t-cut")
+    c = audit_blocks.connect(t)
+    c.execute("UPDATE audit_block SET entries = substr(entries, 1, length(entries) - 1)"
+              " WHERE first = (SELECT first FROM audit_block ORDER BY first LIMIT 1 OFFSET 2)")
+    c.commit()
+    c.close()
+    rc, out, err = run(["audit", "export", "--data", t])
+    check(rc == 3 and "damaged block" in err, "export of a damaged block: exit 3", err)
 
     t = tamper(d, "t-trunc", lambda e: None if e["idx"] > n - 5 else e)
     rc, out, err = run(["audit", "verify", "--data", t, "--head", head])
