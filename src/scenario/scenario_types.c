@@ -125,7 +125,9 @@ static void build_type(struct scn_ctx *c, struct scn_scenario *s, const struct s
 	t->domains = mask_of(c, scn_get(v, "domains"), p->domains, p->n_domains, "domain");
 	t->flags = mask_of(c, scn_get(v, "flags"), p->flags, p->n_flags, "flag");
 	t->recovers = scn_lookup(c, scn_get(v, "recovers"), p->domains, p->n_domains, "domain");
-	t->goal = !goal ? ITD_GOAL_NONE
+	/* A goal that is not a scalar (a map, say) was reported by the schema
+	 * check; it has no text to compare. */
+	t->goal = !goal || !goal->text ? ITD_GOAL_NONE
 		: strcmp(goal->text, "required") == 0 ? ITD_GOAL_REQUIRED
 		: strcmp(goal->text, "optional") == 0 ? ITD_GOAL_OPTIONAL : ITD_GOAL_NONE;
 	t->deadline_ticks = scn_uint_in(c, v, "deadline_ticks", 0, 0, UINT64_MAX);
