@@ -30,12 +30,6 @@ static int parse_head(const char *v, struct itd_audit_head *h)
 	return ITD_OK;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
 static int verify(struct itd_cmd_ctx *c)
 {
 	const char *dir = itd_cli_opt(c, "data");
@@ -75,17 +69,9 @@ static int verify(struct itd_cmd_ctx *c)
 		o.head = &head;
 	}
 	struct itd_store *st = NULL;
-	char *identity = NULL;
-	size_t len;
-	uint64_t seed;
-	double rate;
 	char err[1024];
-	rc = itd_store_open_existing(dir, &st, &identity, &len, &seed, &rate, err, sizeof err);
-	itd_free(identity);
-	if (rc) {
-		fprintf(stderr, "intentd audit verify: %s\n", err);
-		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
-	}
+	if ((rc = itd_cli_open_store("audit verify", dir, &st)))
+		return rc;
 	/* The file first: a damaged page would make the chain's verdict moot. */
 	uint64_t t0 = itd_clock_mono_ns();
 	if ((rc = itd_store_check(st, err, sizeof err))) {
@@ -98,7 +84,7 @@ static int verify(struct itd_cmd_ctx *c)
 	double secs = (double)(itd_clock_mono_ns() - t0) / 1e9;
 	itd_store_close(st);
 	char h[2 * ITD_AUDIT_HASH_LEN + 1];
-	hex(r.last_hash, ITD_AUDIT_HASH_LEN, h);
+	itd_hex(r.last_hash, ITD_AUDIT_HASH_LEN, h);
 	if (rc == ITD_EVERIFY) {
 		fprintf(stderr, "intentd audit verify: %s: the chain is broken at entry %llu: %s\n",
 			dir, (unsigned long long)r.bad_index, r.why);
@@ -126,8 +112,8 @@ static int export_entry(void *ctx, const struct itd_audit_entry *e)
 {
 	(void)ctx;
 	char prev[2 * ITD_AUDIT_HASH_LEN + 1], h[2 * ITD_AUDIT_HASH_LEN + 1];
-	hex(e->prev_hash, ITD_AUDIT_HASH_LEN, prev);
-	hex(e->hash, ITD_AUDIT_HASH_LEN, h);
+	itd_hex(e->prev_hash, ITD_AUDIT_HASH_LEN, prev);
+	itd_hex(e->hash, ITD_AUDIT_HASH_LEN, h);
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return ITD_ENOMEM;
@@ -151,7 +137,7 @@ static int export_entry(void *ctx, const struct itd_audit_entry *e)
 			cJSON_Delete(o);
 			return ITD_ENOMEM;
 		}
-		hex(e->data ? e->data : (const uint8_t *)"", e->data_len, x);
+		itd_hex(e->data ? e->data : (const uint8_t *)"", e->data_len, x);
 		cJSON_AddStringToObject(o, "data_hex", x);
 		itd_free(x);
 	}
@@ -179,17 +165,8 @@ static int export(struct itd_cmd_ctx *c)
 	if (v && (rc = itd_cli_u64("from", v, 1, (unsigned long long)INT64_MAX, &from)))
 		return rc;
 	struct itd_store *st = NULL;
-	char *identity = NULL;
-	size_t len;
-	uint64_t seed;
-	double rate;
-	char err[1024];
-	rc = itd_store_open_existing(dir, &st, &identity, &len, &seed, &rate, err, sizeof err);
-	itd_free(identity);
-	if (rc) {
-		fprintf(stderr, "intentd audit export: %s\n", err);
-		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
-	}
+	if ((rc = itd_cli_open_store("audit export", dir, &st)))
+		return rc;
 	rc = itd_store_audit_walk(st, from, export_entry, NULL);
 	itd_store_close(st);
 	if (fflush(stdout) && !rc)

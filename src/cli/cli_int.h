@@ -91,6 +91,10 @@ int itd_cmd_telemetry(struct itd_cmd_ctx *c);
 int itd_cmd_serve(struct itd_cmd_ctx *c);
 int itd_cmd_replay(struct itd_cmd_ctx *c);
 int itd_cmd_audit(struct itd_cmd_ctx *c);
+/* Open the store in dir read-only for an offline command; on failure print
+ * "intentd CMD: why" and return the exit status (0 on success). */
+struct itd_store;
+int itd_cli_open_store(const char *cmd, const char *dir, struct itd_store **st);
 /* intents / explain read from a store (cli_offline.c): --data DIR, no server. */
 int itd_cli_offline_intents(struct itd_cmd_ctx *c);
 int itd_cli_offline_explain(struct itd_cmd_ctx *c);

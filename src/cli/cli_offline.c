@@ -12,7 +12,7 @@
 #include "server/server.h"
 #include "store/store.h"
 
-static int open_store(const char *cmd, const char *dir, struct itd_store **st)
+int itd_cli_open_store(const char *cmd, const char *dir, struct itd_store **st)
 {
 	char *identity = NULL;
 	size_t len;
@@ -83,7 +83,7 @@ int itd_cli_offline_intents(struct itd_cmd_ctx *c)
 		after = n;
 	}
 	struct itd_store *st = NULL;
-	if ((rc = open_store("intents", dir, &st)))
+	if ((rc = itd_cli_open_store("intents", dir, &st)))
 		return rc;
 	struct list_ctx l = {.quiet = itd_cli_opt(c, "quiet") != NULL,
 			     .json = itd_cli_opt(c, "json") != NULL};
@@ -263,7 +263,7 @@ int itd_cli_offline_explain(struct itd_cmd_ctx *c)
 	const char *dir = itd_cli_opt(c, "data");
 	const char *id = c->pos[0];
 	struct itd_store *st = NULL;
-	int rc = open_store("explain", dir, &st);
+	int rc = itd_cli_open_store("explain", dir, &st);
 	if (rc)
 		return rc;
 	struct story s = {.json = itd_cli_opt(c, "json") != NULL,

@@ -150,4 +150,32 @@ int itd_hmac_sha256(const void *key, size_t key_len, const void *data, size_t le
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void itd_hex(const uint8_t *in, size_t n, char *out);
 
+/* ----------------------------------------------------------------- bytes */
+
+/* Little-endian integers in byte buffers (the on-disk layouts). */
+static inline void itd_le_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void itd_le_put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t itd_le_get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline uint32_t itd_le_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 #endif

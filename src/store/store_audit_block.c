@@ -8,31 +8,6 @@
 
 #define ENTRY_HDR 40u /* index, tick, time_ms, four u32 lengths */
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int itd_audit_block_add(uint8_t **buf, size_t *len, size_t *cap, const struct itd_audit_entry *e)
 {
 	const char *t[3] = {e->kind, e->subject ? e->subject : "", e->actor ? e->actor : ""};
@@ -58,12 +33,12 @@ int itd_audit_block_add(uint8_t **buf, size_t *len, size_t *cap, const struct it
 		*cap = nc;
 	}
 	uint8_t *p = *buf + *len;
-	put_u64(p, e->index);
-	put_u64(p + 8, e->tick);
-	put_u64(p + 16, (uint64_t)e->time_ms);
+	itd_le_put64(p, e->index);
+	itd_le_put64(p + 8, e->tick);
+	itd_le_put64(p + 16, (uint64_t)e->time_ms);
 	for (int i = 0; i < 3; i++)
-		put_u32(p + 24 + 4 * i, (uint32_t)tl[i]);
-	put_u32(p + 36, (uint32_t)e->data_len);
+		itd_le_put32(p + 24 + 4 * i, (uint32_t)tl[i]);
+	itd_le_put32(p + 36, (uint32_t)e->data_len);
 	p += ENTRY_HDR;
 	for (int i = 0; i < 3; i++) {
 		memcpy(p, t[i], tl[i]);
@@ -92,11 +67,11 @@ int itd_audit_block_next(const uint8_t **pp, const uint8_t *end, struct itd_audi
 	memset(e, 0, sizeof *e);
 	if ((size_t)(end - p) < ENTRY_HDR)
 		return ITD_EVERIFY;
-	e->index = get_u64(p);
-	e->tick = get_u64(p + 8);
-	e->time_ms = (int64_t)get_u64(p + 16);
-	uint32_t tl[3] = {get_u32(p + 24), get_u32(p + 28), get_u32(p + 32)};
-	uint32_t dl = get_u32(p + 36);
+	e->index = itd_le_get64(p);
+	e->tick = itd_le_get64(p + 8);
+	e->time_ms = (int64_t)itd_le_get64(p + 16);
+	uint32_t tl[3] = {itd_le_get32(p + 24), itd_le_get32(p + 28), itd_le_get32(p + 32)};
+	uint32_t dl = itd_le_get32(p + 36);
 	p += ENTRY_HDR;
 	const char **t[3] = {&e->kind, &e->subject, &e->actor};
 	for (int i = 0; i < 3; i++) {

@@ -13,25 +13,11 @@
 static const char cp_tag[27] = "intentd.audit.checkpoint.v1"; /* exactly 27, no NUL */
 #define CP_MSG_LEN (sizeof cp_tag + 8 + ITD_AUDIT_HASH_LEN)
 
-static void le64(uint8_t b[8], uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t b[8])
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* The signed message: tag || u64 LE index || hash. */
 static void cp_message(uint8_t msg[CP_MSG_LEN], uint64_t index, const uint8_t hash[32])
 {
 	memcpy(msg, cp_tag, sizeof cp_tag);
-	le64(msg + sizeof cp_tag, index);
+	itd_le_put64(msg + sizeof cp_tag, index);
 	memcpy(msg + sizeof cp_tag + 8, hash, ITD_AUDIT_HASH_LEN);
 }
 
@@ -53,7 +39,7 @@ int itd_audit_checkpoint(struct itd_audit_chain *c, uint64_t tick, int64_t time_
 	if (sodium_init() < 0)
 		goto fail;
 	cp_message(msg, c->index, c->hash);
-	le64(data, c->index);
+	itd_le_put64(data, c->index);
 	memcpy(data + 8, c->hash, ITD_AUDIT_HASH_LEN);
 	if (crypto_sign_detached(data + 8 + ITD_AUDIT_HASH_LEN, NULL, msg, sizeof msg, c->sk))
 		goto fail;
@@ -84,7 +70,7 @@ enum itd_audit_fault itd_audit_checkpoint_check(const uint8_t pubkey[ITD_AUDIT_P
 	uint8_t msg[CP_MSG_LEN];
 	if (len != ITD_AUDIT_CHECKPOINT_LEN || index < 2)
 		return ITD_AUDIT_BAD_CHECKPOINT;
-	if (get_le64(data) != index - 1 ||
+	if (itd_le_get64(data) != index - 1 ||
 	    sodium_memcmp(data + 8, prev_hash, ITD_AUDIT_HASH_LEN) != 0)
 		return ITD_AUDIT_BAD_CHECKPOINT;
 	if (sodium_init() < 0)
@@ -101,7 +87,7 @@ int itd_audit_head_from_checkpoint(const uint8_t pubkey[ITD_AUDIT_PK_LEN], const
 	memset(head_out, 0, sizeof *head_out);
 	if (len != ITD_AUDIT_CHECKPOINT_LEN)
 		return ITD_EVERIFY;
-	uint64_t index = get_le64(data);
+	uint64_t index = itd_le_get64(data);
 	if (index == 0 || index >= (uint64_t)INT64_MAX)
 		return ITD_EVERIFY;
 	if (itd_audit_checkpoint_check(pubkey, index + 1, data + 8, data, len))

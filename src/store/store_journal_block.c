@@ -20,31 +20,6 @@
 #define JBLOCK_HDR 40u /* the fixed part of a record */
 #define NO_ACTOR UINT32_MAX
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void itd_jblock_reset(struct jblock *b)
 {
 	b->len = 0;
@@ -76,12 +51,12 @@ int itd_jblock_add(struct jblock *b, uint64_t arrival, uint64_t seq, int64_t wal
 		b->cap = cap;
 	}
 	uint8_t *p = b->buf + b->len;
-	put_u64(p, arrival);
-	put_u64(p + 8, seq);
-	put_u64(p + 16, (uint64_t)wall_ms);
-	put_u32(p + 24, kind);
-	put_u32(p + 28, actor ? (uint32_t)actor_len : NO_ACTOR);
-	put_u64(p + 32, len);
+	itd_le_put64(p, arrival);
+	itd_le_put64(p + 8, seq);
+	itd_le_put64(p + 16, (uint64_t)wall_ms);
+	itd_le_put32(p + 24, kind);
+	itd_le_put32(p + 28, actor ? (uint32_t)actor_len : NO_ACTOR);
+	itd_le_put64(p + 32, len);
 	p += JBLOCK_HDR;
 	if (actor) {
 		memcpy(p, actor, actor_len);
@@ -105,13 +80,13 @@ static bool decode(const uint8_t **pp, const uint8_t *end, struct itd_journal_in
 	if ((size_t)(end - p) < JBLOCK_HDR)
 		return false;
 	*rec = (struct itd_journal_input){
-		.arrival = get_u64(p),
-		.seq = get_u64(p + 8),
-		.wall_ms = (int64_t)get_u64(p + 16),
-		.kind = get_u32(p + 24),
+		.arrival = itd_le_get64(p),
+		.seq = itd_le_get64(p + 8),
+		.wall_ms = (int64_t)itd_le_get64(p + 16),
+		.kind = itd_le_get32(p + 24),
 	};
-	uint32_t alen = get_u32(p + 28);
-	uint64_t dlen = get_u64(p + 32);
+	uint32_t alen = itd_le_get32(p + 28);
+	uint64_t dlen = itd_le_get64(p + 32);
 	p += JBLOCK_HDR;
 	if (alen != NO_ACTOR) {
 		if ((size_t)(end - p) <= alen || p[alen] != '\0' || memchr(p, 0, alen))
