@@ -14,7 +14,9 @@
  * per audit entry (with an index by subject) where format 4 keeps one
  * `input_block` row per commit (store_journal_block.c) and one
  * `audit_block` row per tick (store_audit_block.c), each intent's row
- * listing the blocks that hold its entries; both are upgraded on open.
+ * listing the blocks that hold its entries, and indexes intents by status
+ * only while they are live (intent_live), not by status and by type for
+ * ever; both are upgraded on open.
  * meta holds format_version, scenario_name,
  * scenario_sha256, scenario_text, seed, rate and created_ms.  `intent` is
  * an index for queries, kept by the writer from the audit notes: one row
@@ -32,8 +34,7 @@ static const char schema_sql[] =
 	"CREATE TABLE intent(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
 	" status TEXT NOT NULL, actor TEXT NOT NULL, created_tick INTEGER NOT NULL,"
 	" updated_tick INTEGER NOT NULL, audit TEXT NOT NULL DEFAULT '');"
-	"CREATE INDEX intent_by_status ON intent(status, seq);"
-	"CREATE INDEX intent_by_type ON intent(type, seq);";
+	"CREATE INDEX intent_live ON intent(status, seq) WHERE " ITD_STORE_LIVE_TERM ";";
 
 /* Past this many WAL frames the writer checkpoints after publishing. */
 #define WAL_CHECKPOINT_FRAMES 4000
@@ -314,7 +315,10 @@ static int upgrade_inputs(struct itd_journal *j, sqlite3 *db, char *err, size_t 
 	int rc = exec(j, db,
 		      "BEGIN IMMEDIATE; CREATE TABLE input_block(first INTEGER PRIMARY KEY,"
 		      " last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);"
-		      " ALTER TABLE intent ADD COLUMN audit TEXT NOT NULL DEFAULT '';",
+		      " ALTER TABLE intent ADD COLUMN audit TEXT NOT NULL DEFAULT '';"
+		      " DROP INDEX IF EXISTS intent_by_status; DROP INDEX IF EXISTS intent_by_type;"
+		      " CREATE INDEX IF NOT EXISTS intent_live ON intent(status, seq)"
+		      " WHERE " ITD_STORE_LIVE_TERM ";",
 		      err, cap);
 	if (rc)
 		goto fail;

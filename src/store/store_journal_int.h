@@ -202,6 +202,14 @@ int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap);
 int itd_journal_db_integrity(struct itd_journal *j, sqlite3 *db, char *err, size_t cap);
 /* Open a read-only connection on j's database. */
 int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out);
+/* The condition of the partial index intent_live: an intent that is not
+ * (yet) in a terminal status.  Queries repeat it word for word so that
+ * SQLite knows the index covers them.  Comparisons, not NOT IN: an IN list
+ * costs every insert a temporary table. */
+#define ITD_STORE_LIVE_TERM \
+	"(status <> 'completed' AND status <> 'failed' AND status <> 'cancelled'" \
+	" AND status <> 'expired' AND status <> 'denied')"
+
 /* The seq an audit subject names ("i-000042": 42), or 0 if it names none. */
 uint64_t itd_journal_subject_seq(const char *s, size_t len);
 /* itd_journal_read_inputs on an open connection (store_journal_read.c). */

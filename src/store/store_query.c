@@ -52,6 +52,22 @@ static int done_rc(int src)
 	return rc ? rc : ITD_EIO;
 }
 
+/* Does the comma-separated list name only statuses of live intents? */
+static bool only_live(const char *list)
+{
+	static const char *const done[] = {"completed", "failed", "cancelled", "expired", "denied",
+					   "pending"};
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		for (size_t i = 0; i < sizeof done / sizeof done[0]; i++)
+			if (len == strlen(done[i]) && !memcmp(p, done[i], len))
+				return false;
+		p += len + (e ? 1 : 0);
+	}
+	return true;
+}
+
 struct pending_ctx {
 	sqlite3_stmt *ins;                 /* INSERT INTO temp.pending */
 };
@@ -120,18 +136,26 @@ int itd_store_query_intents(struct itd_store *st, const char *status, const char
 	}
 	if ((rc = gather_pending(db)))
 		goto out;
-	src = sqlite3_prepare_v2(
-		db,
-		"SELECT seq, id, type, status, actor, created_tick, updated_tick FROM ("
-		" SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
-		" UNION ALL"
-		" SELECT p.seq, printf('i-%06d', p.seq), '', 'pending', coalesce(p.actor, ''), 0, 0"
-		" FROM temp.pending p WHERE NOT EXISTS (SELECT 1 FROM intent n WHERE n.seq = p.seq))"
-		" WHERE seq > ?1"
-		" AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
-		" AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))"
-		" ORDER BY seq LIMIT ?4",
-		-1, &q, NULL);
+	/* Statuses an intent keeps while live are indexed (intent_live, a
+	 * partial index: the terms below must match its WHERE word for
+	 * word); asking only for those, the intent side searches the index,
+	 * else it scans in seq order. */
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+		 "SELECT seq, id, type, status, actor, created_tick, updated_tick FROM ("
+		 " SELECT seq, id, type, status, actor, created_tick, updated_tick FROM intent"
+		 " WHERE seq > ?1 AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))"
+		 " AND (?3 IS NULL OR type IN (SELECT value FROM json_each(?3)))%s%s"
+		 " UNION ALL"
+		 " SELECT p.seq, printf('i-%%06d', p.seq), '', 'pending', coalesce(p.actor, ''), 0, 0"
+		 " FROM temp.pending p WHERE p.seq > ?1"
+		 " AND NOT EXISTS (SELECT 1 FROM intent n WHERE n.seq = p.seq)"
+		 " AND (?2 IS NULL OR 'pending' IN (SELECT value FROM json_each(?2)))"
+		 " AND (?3 IS NULL OR '' IN (SELECT value FROM json_each(?3))))"
+		 " ORDER BY seq LIMIT ?4",
+		 status && only_live(status) ? " AND " : "",
+		 status && only_live(status) ? ITD_STORE_LIVE_TERM : "");
+	src = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
 	if (src != SQLITE_OK) {
 		rc = done_rc(src);
 		goto out;

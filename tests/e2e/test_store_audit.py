@@ -171,6 +171,31 @@ def main():
     ids = [i["id"] for i in js.get("intents", [])]
     check(ids and all(i["status"] for i in js["intents"]),
             f"intents --data --json lists the run's intents ({len(ids)})", out + err)
+    # Each status's filter (live ones through their index, terminal ones by
+    # a scan) lists exactly the intents the full list gives that status,
+    # on this run and on one stopped after 3 ticks, its intents still live.
+    early = os.path.join(TMP, "early")
+    rc, out, err = run(["sim", "--data", early, "-n", "3", "-q", "--telemetry", "off",
+                        "--set", "state.battery.initial=8"])
+    rc, out, err = run(["intents", "--data", early, "--json"])
+    ej = json.loads(out) if rc == 0 else {}
+    by_status = {}
+    for store, listed in ((d, js), (early, ej)):
+        for i in listed.get("intents", []):
+            by_status.setdefault((store, i["status"]), []).append(i["id"])
+    check(any(s not in ("completed", "failed") for _, s in by_status),
+          f"the stores hold live and finished intents ({sorted(s for _, s in by_status)})")
+    for (store, status), want in sorted(by_status.items()):
+        rc, out, err = run(["intents", "--data", store, "--status", status, "-q"])
+        check(rc == 0 and out.split() == want,
+              f"intents --data --status {status}: its {len(want)} intents", out + err)
+    live = [s for st, s in by_status if st == early and
+            s not in ("completed", "failed", "cancelled", "expired", "denied")]
+    if live:
+        rc, out, err = run(["intents", "--data", early, "--status", ",".join(live), "-q"])
+        want = sorted(i for s in live for i in by_status[(early, s)])
+        check(rc == 0 and sorted(out.split()) == want,
+              f"intents --data --status {','.join(live)}: the live ones together", out + err)
     rc, out, err = run(["intents", "--data", d, "--type", "battery_recovery", "-q"])
     check(rc == 0 and out.split() and all(i in ids for i in out.split()),
             "intents --data --type filters", out + err)

@@ -210,7 +210,9 @@ static void test_format2_upgrade(void **state)
 		    " actor TEXT NOT NULL, data BLOB NOT NULL, prev_hash BLOB NOT NULL,"
 		    " hash BLOB NOT NULL);"
 		    "CREATE INDEX audit_by_subject ON audit(subject, idx);"
-		    "ALTER TABLE intent DROP COLUMN audit;"
+		    "ALTER TABLE intent DROP COLUMN audit; DROP INDEX intent_live;"
+		    "CREATE INDEX intent_by_status ON intent(status, seq);"
+		    "CREATE INDEX intent_by_type ON intent(type, seq);"
 		    "INSERT INTO intent VALUES(20, 'i-000020', 't', 'completed', 'op', 1, 1),"
 		    " (30, 'i-000030', 't', 'queued', 'op', 1, 1);"
 		    "ALTER TABLE tick DROP COLUMN slip_ns;"
@@ -314,7 +316,10 @@ static void test_format2_upgrade(void **state)
 						    " FROM audit_block), (SELECT audit FROM intent"
 						    " WHERE seq = 20), (SELECT audit FROM intent"
 						    " WHERE seq = 30), (SELECT count(*) FROM"
-						    " sqlite_master WHERE name IN ('audit', 'input'))",
+						    " sqlite_master WHERE name IN ('audit', 'input',"
+						    " 'intent_by_status', 'intent_by_type')),"
+						    " (SELECT count(*) FROM sqlite_master"
+						    " WHERE name = 'intent_live')",
 						    -1, &q, NULL),
 				 SQLITE_OK);
 		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
@@ -322,6 +327,7 @@ static void test_format2_upgrade(void **state)
 		assert_string_equal((const char *)sqlite3_column_text(q, 1), "1,3,");
 		assert_string_equal((const char *)sqlite3_column_text(q, 2), "1,");
 		assert_int_equal(sqlite3_column_int(q, 3), 0);
+		assert_int_equal(sqlite3_column_int(q, 4), 1);
 		sqlite3_finalize(q);
 		sqlite3_close(db);
 	}
