@@ -86,8 +86,7 @@ static void put_int(struct sink *s, uint64_t v)
 	put_u64(s, v);
 }
 
-/* Check an entry against the limits; the lengths of its texts go out. */
-static int check(const struct itd_audit_entry *e, size_t len[3])
+int itd_audit_check(const struct itd_audit_entry *e, size_t len[3])
 {
 	const char *t[3] = {e->kind, e->subject ? e->subject : "", e->actor ? e->actor : ""};
 	if (!e->kind || (!e->data && e->data_len))
@@ -120,7 +119,7 @@ int itd_audit_encode(const struct itd_audit_entry *e, uint8_t *buf, size_t cap, 
 {
 	size_t len[3];
 	*len_out = 0;
-	int rc = check(e, len);
+	int rc = itd_audit_check(e, len);
 	if (rc)
 		return rc;
 	struct sink s = {.buf = buf, .cap = buf ? cap : 0};
@@ -135,7 +134,7 @@ int itd_audit_hash(const struct itd_audit_entry *e, uint8_t out[ITD_AUDIT_HASH_L
 {
 	size_t len[3];
 	memset(out, 0, ITD_AUDIT_HASH_LEN);
-	int rc = check(e, len);
+	int rc = itd_audit_check(e, len);
 	if (rc)
 		return rc;
 	/* Most entries encode into a few hundred bytes: lay them out on the

@@ -10,17 +10,11 @@
 
 int itd_audit_block_add(uint8_t **buf, size_t *len, size_t *cap, const struct itd_audit_entry *e)
 {
-	const char *t[3] = {e->kind, e->subject ? e->subject : "", e->actor ? e->actor : ""};
 	size_t tl[3];
-	if (!e->kind || (!e->data && e->data_len))
-		return ITD_EINVAL;
-	for (int i = 0; i < 3; i++) {
-		tl[i] = strnlen(t[i], ITD_AUDIT_MAX_TEXT + 1);
-		if (tl[i] > ITD_AUDIT_MAX_TEXT)
-			return ITD_ELIMIT;
-	}
-	if (e->data_len > ITD_AUDIT_MAX_DATA)
-		return ITD_ELIMIT;
+	int rc = itd_audit_check(e, tl);
+	if (rc)
+		return rc;
+	const char *t[3] = {e->kind, e->subject ? e->subject : "", e->actor ? e->actor : ""};
 	size_t need = ENTRY_HDR + tl[0] + tl[1] + tl[2] + 3 + e->data_len + 2 * ITD_AUDIT_HASH_LEN;
 	if (need > *cap - *len) {
 		size_t nc = *cap ? *cap : 16u << 10;

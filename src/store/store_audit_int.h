@@ -8,4 +8,8 @@
  * a constraint (ITD_EEXISTS: a duplicate index), else ITD_EIO. */
 int itd_audit_sql_err(int src);
 
+/* Check an entry against the limits (ITD_EINVAL, ITD_ELIMIT); the lengths
+ * of its kind, subject and actor go out. */
+int itd_audit_check(const struct itd_audit_entry *e, size_t len[3]);
+
 #endif
