@@ -65,18 +65,18 @@ int itd_journal_sqlite_rc(int rc)
 
 /* Record an SQLite failure in err ("PATH: what: sqlite's message") and map
  * its code. */
-static int sq_fail(struct itd_journal *j, sqlite3 *db, int src, const char *what, char *err,
-		   size_t cap)
+int itd_journal_db_fail(struct itd_journal *j, sqlite3 *db, int src, const char *what, char *err,
+			size_t cap)
 {
 	snprintf(err, cap, "%s: %s: %s", j->path, what, db ? sqlite3_errmsg(db) : sqlite3_errstr(src));
 	return itd_journal_sqlite_rc(src);
 }
 
 /* Run a statement that returns no rows we need. */
-static int exec(struct itd_journal *j, sqlite3 *db, const char *sql, char *err, size_t cap)
+int itd_journal_db_exec(struct itd_journal *j, sqlite3 *db, const char *sql, char *err, size_t cap)
 {
 	int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	return src == SQLITE_OK ? ITD_OK : sq_fail(j, db, src, sql, err, cap);
+	return src == SQLITE_OK ? ITD_OK : itd_journal_db_fail(j, db, src, sql, err, cap);
 }
 
 /* Run a query returning one row: its first column as text in buf. */
@@ -94,7 +94,7 @@ static int query_text(struct itd_journal *j, sqlite3 *db, const char *sql, char 
 	} else if (src == SQLITE_DONE) {
 		buf[0] = '\0';
 	} else {
-		rc = sq_fail(j, db, src, sql, err, cap);
+		rc = itd_journal_db_fail(j, db, src, sql, err, cap);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -138,10 +138,10 @@ static int meta_put(sqlite3_stmt *st, const char *key, int type, const void *v, 
 static int create_schema(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = exec(j, db, "BEGIN IMMEDIATE", err, cap);
+	int rc = itd_journal_db_exec(j, db, "BEGIN IMMEDIATE", err, cap);
 	if (rc)
 		return rc;
-	if ((rc = exec(j, db, schema_sql, err, cap)))
+	if ((rc = itd_journal_db_exec(j, db, schema_sql, err, cap)))
 		goto fail;
 	if ((rc = itd_audit_schema(db))) {
 		if (!err[0])
@@ -169,12 +169,12 @@ static int create_schema(struct itd_journal *j, sqlite3 *db, char *err, size_t c
 	if (src == SQLITE_OK)
 		src = meta_put(st, "created_ms", SQLITE_INTEGER, NULL, 0, itd_clock_wall_ms(), 0);
 	if (src != SQLITE_OK) {
-		rc = sq_fail(j, db, src, "writing meta", err, cap);
+		rc = itd_journal_db_fail(j, db, src, "writing meta", err, cap);
 		goto fail;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = exec(j, db, "COMMIT", err, cap)))
+	if ((rc = itd_journal_db_exec(j, db, "COMMIT", err, cap)))
 		goto fail;
 	return ITD_OK;
 fail:
@@ -183,8 +183,7 @@ fail:
 	return rc;
 }
 
-/* Write the block b as a row of input_block (st prepared on it) and empty it. */
-static int put_block(sqlite3_stmt *st, struct jblock *b)
+int itd_journal_put_block(sqlite3_stmt *st, struct jblock *b)
 {
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)b->first);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)b->last);
@@ -194,182 +193,6 @@ static int put_block(sqlite3_stmt *st, struct jblock *b)
 	sqlite3_reset(st);
 	itd_jblock_reset(b);
 	return src == SQLITE_DONE ? SQLITE_OK : src;
-}
-
-#define INSERT_BLOCK "INSERT INTO input_block(first, last, n, data) VALUES(?1, ?2, ?3, ?4)"
-
-/* Write the audit entries gathered in *st as one block (upgrade_audit),
- * linking the intents they name to it. */
-static int upgrade_audit_block(struct itd_audit_store *st, sqlite3_stmt *link)
-{
-	if (!st->n)
-		return ITD_OK;
-	uint64_t first = st->first, prev = 0;
-	char text[24];
-	int n = snprintf(text, sizeof text, "%llu,", (unsigned long long)first);
-	const uint8_t *p = st->buf, *end = st->buf + st->len;
-	struct itd_audit_entry e;
-	int rc = ITD_OK;
-	/* Entries are linked in their block's order; an intent named twice
-	 * in a row is linked once. */
-	while (!rc && p < end && !(rc = itd_audit_block_next(&p, end, &e))) {
-		uint64_t seq = itd_journal_subject_seq(e.subject, strlen(e.subject));
-		if (!seq || seq == prev)
-			continue;
-		prev = seq;
-		sqlite3_bind_int64(link, 1, (sqlite3_int64)seq);
-		sqlite3_bind_text(link, 2, text, n, SQLITE_STATIC);
-		int src = sqlite3_step(link);
-		sqlite3_reset(link);
-		if (src != SQLITE_DONE)
-			rc = itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
-	}
-	return rc ? rc : itd_audit_batch_end(st);
-}
-
-/* The format 3 `audit` rows as blocks, one per tick (within the caller's
- * transaction).  A row no format 3 writer could have made (a column of
- * another type) stops the upgrade: `audit verify` of the build that wrote
- * it names the entry. */
-static int upgrade_audit(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
-{
-	sqlite3_stmt *rd = NULL, *link = NULL;
-	struct itd_audit_store st = {0};
-	int rc = itd_audit_schema(db);
-	if (!rc)
-		rc = itd_audit_store_open(db, &st);
-	int src = SQLITE_OK;
-	if (!rc)
-		src = sqlite3_prepare_v2(db,
-					 "SELECT idx, tick, time_ms, kind, subject, actor, data,"
-					 " prev_hash, hash FROM audit ORDER BY idx", -1, &rd, NULL);
-	if (!rc && src == SQLITE_OK)
-		src = sqlite3_prepare_v2(db,
-					 "UPDATE intent SET audit = audit || ?2 WHERE seq = ?1"
-					 " AND audit <> ?2 AND audit NOT LIKE '%,' || ?2", -1, &link,
-					 NULL);
-	if (rc || src != SQLITE_OK) {
-		rc = rc ? rc : itd_journal_sqlite_rc(src);
-		snprintf(err, cap, "%s: upgrading the audit chain: %s", j->path, sqlite3_errmsg(db));
-		goto out;
-	}
-	uint64_t tick = 0;
-	itd_audit_batch_begin(&st);
-	while ((src = sqlite3_step(rd)) == SQLITE_ROW) {
-		int64_t idx = sqlite3_column_int64(rd, 0);
-		bool typed = sqlite3_column_type(rd, 0) == SQLITE_INTEGER && idx > 0 &&
-			     sqlite3_column_type(rd, 1) == SQLITE_INTEGER &&
-			     sqlite3_column_type(rd, 2) == SQLITE_INTEGER &&
-			     sqlite3_column_bytes(rd, 7) == ITD_AUDIT_HASH_LEN &&
-			     sqlite3_column_bytes(rd, 8) == ITD_AUDIT_HASH_LEN;
-		for (int c = 3; c <= 5; c++)
-			typed &= sqlite3_column_type(rd, c) == SQLITE_TEXT;
-		if (!typed) {
-			snprintf(err, cap,
-				 "%s: cannot upgrade: audit entry %lld is malformed (verify it with"
-				 " the build that wrote this journal)", j->path, (long long)idx);
-			rc = ITD_EVERIFY;
-			goto out;
-		}
-		struct itd_audit_entry e = {
-			.index = (uint64_t)idx,
-			.tick = (uint64_t)sqlite3_column_int64(rd, 1),
-			.time_ms = sqlite3_column_int64(rd, 2),
-			.kind = (const char *)sqlite3_column_text(rd, 3),
-			.subject = (const char *)sqlite3_column_text(rd, 4),
-			.actor = (const char *)sqlite3_column_text(rd, 5),
-			.data = sqlite3_column_blob(rd, 6),
-			.data_len = (size_t)sqlite3_column_bytes(rd, 6),
-		};
-		memcpy(e.prev_hash, sqlite3_column_blob(rd, 7), ITD_AUDIT_HASH_LEN);
-		memcpy(e.hash, sqlite3_column_blob(rd, 8), ITD_AUDIT_HASH_LEN);
-		if (!e.data_len)
-			e.data = NULL;
-		if (st.n && (e.tick != tick || st.len >= JBLOCK_FLUSH_BYTES)) {
-			if ((rc = upgrade_audit_block(&st, link)))
-				break;
-			itd_audit_batch_begin(&st);
-		}
-		tick = e.tick;
-		if ((rc = itd_audit_insert(&st, &e)))
-			break;
-	}
-	if (!rc && src == SQLITE_DONE)
-		rc = upgrade_audit_block(&st, link);
-	else if (!rc)
-		rc = itd_journal_sqlite_rc(src) ? itd_journal_sqlite_rc(src) : ITD_EIO;
-	if (rc && !err[0])
-		snprintf(err, cap, "%s: upgrading the audit chain: %s (%s)", j->path, itd_err_msg(rc),
-			 sqlite3_errmsg(db));
-out:
-	sqlite3_finalize(rd);
-	sqlite3_finalize(link);
-	itd_audit_store_close(&st);
-	return rc;
-}
-
-/* Format 3 to 4, in one transaction: the `input` rows become blocks of
- * about JBLOCK_FLUSH_BYTES in arrival order, the `audit` rows blocks of a
- * tick each (upgrade_audit), and the old tables go. */
-static int upgrade_inputs(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
-{
-	sqlite3_stmt *rd = NULL, *wr = NULL;
-	struct jblock b = {0};
-	int rc = exec(j, db,
-		      "BEGIN IMMEDIATE; CREATE TABLE input_block(first INTEGER PRIMARY KEY,"
-		      " last INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);"
-		      " ALTER TABLE intent ADD COLUMN audit TEXT NOT NULL DEFAULT '';"
-		      " DROP INDEX IF EXISTS intent_by_status; DROP INDEX IF EXISTS intent_by_type;"
-		      " CREATE INDEX IF NOT EXISTS intent_live ON intent(status, seq)"
-		      " WHERE " ITD_STORE_LIVE_TERM ";",
-		      err, cap);
-	if (rc)
-		goto fail;
-	int src = sqlite3_prepare_v2(db,
-				     "SELECT arrival, kind, seq, wall_ms, actor, data FROM input"
-				     " ORDER BY arrival", -1, &rd, NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_prepare_v2(db, INSERT_BLOCK, -1, &wr, NULL);
-	while (src == SQLITE_OK && (src = sqlite3_step(rd)) == SQLITE_ROW) {
-		const char *actor = (const char *)sqlite3_column_text(rd, 4);
-		rc = itd_jblock_add(&b, (uint64_t)sqlite3_column_int64(rd, 0),
-				    (uint64_t)sqlite3_column_int64(rd, 2), sqlite3_column_int64(rd, 3),
-				    (uint32_t)sqlite3_column_int64(rd, 1), actor,
-				    actor ? strlen(actor) : 0, sqlite3_column_blob(rd, 5),
-				    (size_t)sqlite3_column_bytes(rd, 5));
-		if (rc) {
-			snprintf(err, cap, "%s: upgrading the journal to format %d: input %lld: %s",
-				 j->path, ITD_JOURNAL_FORMAT, (long long)sqlite3_column_int64(rd, 0),
-				 itd_err_msg(rc));
-			goto fail;
-		}
-		src = b.len >= JBLOCK_FLUSH_BYTES ? put_block(wr, &b) : SQLITE_OK;
-	}
-	if (src == SQLITE_DONE)
-		src = b.n ? put_block(wr, &b) : SQLITE_OK;
-	if (src != SQLITE_OK) {
-		rc = sq_fail(j, db, src, "upgrading the journal's inputs", err, cap);
-		goto fail;
-	}
-	sqlite3_finalize(rd);
-	sqlite3_finalize(wr);
-	rd = wr = NULL;
-	itd_jblock_free(&b);
-	if ((rc = upgrade_audit(j, db, err, cap)))
-		goto fail;
-	rc = exec(j, db,
-		  "DROP TABLE input; DROP TABLE audit;"
-		  " UPDATE meta SET value = 4 WHERE key = 'format_version'; COMMIT;",
-		  err, cap);
-	if (rc)
-		goto fail;
-	return ITD_OK;
-fail:
-	sqlite3_finalize(rd);
-	sqlite3_finalize(wr);
-	itd_jblock_free(&b);
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
 }
 
 /* An existing database: its format and scenario must be ours. */
@@ -401,26 +224,9 @@ static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 	}
 	sqlite3_finalize(st);
 	if (src != SQLITE_DONE)
-		return sq_fail(j, db, src, "reading meta", err, cap);
-	if (format == 2 && !j->readonly) {
-		/* Format 2 did not record each tick's time, how late it
-		 * started, nor where its telemetry began: its ticks replay as
-		 * before, with the state (and its hash) exactly, the
-		 * telemetry's times and slips not. */
-		int rc = exec(j, db,
-			      "BEGIN; ALTER TABLE tick ADD COLUMN slip_ns INTEGER NOT NULL DEFAULT 0;"
-			      " ALTER TABLE tick ADD COLUMN tel_start INTEGER;"
-			      " ALTER TABLE tick ADD COLUMN time_ms INTEGER;"
-			      " UPDATE meta SET value = 3 WHERE key = 'format_version'; COMMIT;",
-			      err, cap);
-		if (rc) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return rc;
-		}
-		format = 3;
-	}
-	if (format == 3 && !j->readonly) {
-		int rc = upgrade_inputs(j, db, err, cap);
+		return itd_journal_db_fail(j, db, src, "reading meta", err, cap);
+	if ((format == 2 || format == 3) && !j->readonly) {
+		int rc = itd_journal_db_upgrade(j, db, format, err, cap);
 		if (rc)
 			return rc;
 		format = ITD_JOURNAL_FORMAT;
@@ -454,7 +260,7 @@ static int max_key(struct itd_journal *j, sqlite3 *db, const char *sql, uint64_t
 		src = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
-	return src == SQLITE_OK ? ITD_OK : sq_fail(j, db, src, "reading the last record", err, cap);
+	return src == SQLITE_OK ? ITD_OK : itd_journal_db_fail(j, db, src, "reading the last record", err, cap);
 }
 
 /* The WAL hook: remember the WAL's size for the writer's checkpoint. */
@@ -470,7 +276,7 @@ static int prepare(struct itd_journal *j, const char *sql, sqlite3_stmt **st, ch
 		   size_t cap)
 {
 	int src = sqlite3_prepare_v3(j->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-	return src == SQLITE_OK ? ITD_OK : sq_fail(j, j->db, src, sql, err, cap);
+	return src == SQLITE_OK ? ITD_OK : itd_journal_db_fail(j, j->db, src, sql, err, cap);
 }
 
 int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_out,
@@ -488,7 +294,7 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	int src = sqlite3_open_v2(j->path, &j->db, flags, j->vfs);
 	int rc;
 	if (src != SQLITE_OK) {
-		rc = sq_fail(j, j->db, src, "open", err, cap);
+		rc = itd_journal_db_fail(j, j->db, src, "open", err, cap);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(j->db, 1);
@@ -514,9 +320,10 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	/* A 64 MiB page cache (SQLite's default is 2 MiB): the audit and
 	 * intent indexes grow with the run, and their inserts then stay in
 	 * memory; about 5% more durable intake here. */
-	if ((rc = exec(j, j->db,
-		       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;",
-		       err, cap)))
+	if ((rc = itd_journal_db_exec(
+		     j, j->db,
+		     "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;",
+		     err, cap)))
 		goto fail;
 	char have[24], objects[24];
 	if ((rc = query_text(j, j->db,
@@ -540,16 +347,16 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 	/* After a failure, prove the file takes a commit again before the
 	 * writer is trusted with acknowledged records. */
 	if (j->full_check &&
-	    (rc = exec(j, j->db,
-		       "INSERT OR REPLACE INTO meta(key, value) VALUES('reopened_ms', "
-		       "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
-		       err, cap)))
+	    (rc = itd_journal_db_exec(j, j->db,
+				      "INSERT OR REPLACE INTO meta(key, value) VALUES('reopened_ms', "
+				      "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+				      err, cap)))
 		goto fail;
 	if ((rc = max_key(j, j->db, "SELECT max(tick) FROM tick", last_tick_out, err, cap)) ||
 	    (rc = max_key(j, j->db, "SELECT last FROM input_block ORDER BY first DESC LIMIT 1",
 			  last_arrival_out, err, cap)))
 		goto fail;
-	if ((rc = prepare(j, INSERT_BLOCK, &j->st_input, err, cap)) ||
+	if ((rc = prepare(j, ITD_JOURNAL_INSERT_BLOCK, &j->st_input, err, cap)) ||
 	    (rc = prepare(j, "INSERT INTO tick(tick, last_arrival, state_hash, tel_seq, auto_seqs,"
 			     " slip_ns, tel_start, time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &j->st_tick, err, cap)) ||
 	    (rc = prepare(j, "INSERT OR REPLACE INTO snapshot(tick, data, checksum)"
@@ -791,7 +598,7 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 		if (f.arrival > b->last_arrival)
 			b->last_arrival = f.arrival;
 		b->records++;
-		return j->iblock.len >= JBLOCK_FLUSH_BYTES ? put_block(j->st_input, &j->iblock)
+		return j->iblock.len >= JBLOCK_FLUSH_BYTES ? itd_journal_put_block(j->st_input, &j->iblock)
 							   : SQLITE_OK;
 	} else if (h->type == JREC_TICK) {
 		struct jrec_tick f;
@@ -860,7 +667,7 @@ int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, siz
 		pos = h.type == JREC_PAD || pos + h.size == j->cap ? 0 : pos + h.size;
 	}
 	if (src == SQLITE_OK && j->iblock.n)
-		src = put_block(j->st_input, &j->iblock);
+		src = itd_journal_put_block(j->st_input, &j->iblock);
 	itd_jblock_reset(&j->iblock);
 	if (src == SQLITE_OK) {
 		what = "commit";
@@ -868,7 +675,7 @@ int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, siz
 	}
 	if (src == SQLITE_OK)
 		return ITD_OK;
-	int rc = sq_fail(j, j->db, src, what, err, cap);
+	int rc = itd_journal_db_fail(j, j->db, src, what, err, cap);
 	if (!sqlite3_get_autocommit(j->db))
 		step(j->st_rollback);
 	/* The chain ran ahead of the rolled-back table: bring it back (if
@@ -886,7 +693,7 @@ int itd_journal_db_checkpoint(struct itd_journal *j, char *err, size_t cap)
 		j->wal_frames = 0;
 		return ITD_OK;
 	}
-	return sq_fail(j, j->db, src, "checkpoint", err, cap);
+	return itd_journal_db_fail(j, j->db, src, "checkpoint", err, cap);
 }
 
 int itd_journal_db_reader(struct itd_journal *j, sqlite3 **out)

@@ -183,6 +183,23 @@ struct itd_journal {
 };
 
 /* store_journal_db.c.  All return ITD_* codes and write a message to err. */
+/* Run sql on db; on failure "PATH: sql: sqlite's message" in err. */
+int itd_journal_db_exec(struct itd_journal *j, sqlite3 *db, const char *sql, char *err,
+			size_t cap);
+/* Record an SQLite failure in err ("PATH: what: sqlite's message") and map
+ * its code. */
+int itd_journal_db_fail(struct itd_journal *j, sqlite3 *db, int src, const char *what, char *err,
+			size_t cap);
+/* Write the block b as a row of input_block (st prepared with
+ * ITD_JOURNAL_INSERT_BLOCK) and empty it: an SQLite code. */
+#define ITD_JOURNAL_INSERT_BLOCK \
+	"INSERT INTO input_block(first, last, n, data) VALUES(?1, ?2, ?3, ?4)"
+int itd_journal_put_block(sqlite3_stmt *st, struct jblock *b);
+/* Upgrade a journal of an older format (2 or 3) to ITD_JOURNAL_FORMAT
+ * (store_journal_upgrade.c). */
+int itd_journal_db_upgrade(struct itd_journal *j, sqlite3 *db, int64_t format, char *err,
+			   size_t cap);
+
 /* Open j->path on j->db (creating schema and meta when new and `create`),
  * check it, prepare the statements and report the last durable tick and
  * arrival.  On error everything it opened is closed again. */
