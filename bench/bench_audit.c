@@ -1,6 +1,7 @@
 /* bench_audit.c: audit chain throughput: entries appended (hashed and
- * chained) and inserted into a temporary SQLite file (WAL, synchronous=FULL)
- * in transactions of 1000, then the whole chain verified.
+ * chained) and stored in a temporary SQLite file (WAL, synchronous=FULL) as
+ * the journal stores them, a block per tick (10 entries here), in
+ * transactions of 1000 entries; then the whole chain verified.
  *
  *   bench_audit [-n ENTRIES] [-d DATA_BYTES] [-k CHECKPOINT_EVERY]
  *
