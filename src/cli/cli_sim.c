@@ -193,8 +193,16 @@ static int audit_payload(void *ctx, const struct itd_engine *e, const struct itd
 	return itd_tel_payload(ctx, e, ev, pre, buf, cap, len_out);
 }
 
-/* sim --data DIR: journal the run so `intentd replay` can check it.  A
- * batch run starts a store; it does not continue one (serve does). */
+/* A batch run starts a store; it does not continue one (serve does). */
+static int refuse_held(const char *dir, uint64_t ticks)
+{
+	fprintf(stderr, "intentd sim: %s already holds a run (%llu ticks); use an empty "
+			"directory, or `intentd serve --data` to continue a run\n",
+		dir, (unsigned long long)ticks);
+	return ITD_EXIT_USAGE;
+}
+
+/* sim --data DIR: journal the run so `intentd replay` can check it. */
 static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *s,
 			unsigned long long seed, double rate, struct itd_engine *e,
 			struct itd_tel *tel, struct itd_tel *enc, struct sim_view *view,
@@ -216,6 +224,13 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 		free(identity);
 		return rc;
 	}
+	/* Refused before the store is opened, which would upgrade an older
+	 * format: a refused command leaves the directory as it was. */
+	uint64_t held = 0;
+	if (itd_store_holds_run(dir, &held)) {
+		free(identity);
+		return refuse_held(dir, held);
+	}
 	struct itd_store_config sc = {.dir = dir, .scenario_name = s->name, .identity = identity,
 				      .identity_len = len, .seed = seed,
 				      .rate = rate > 0 ? rate : s->rate_hz,
@@ -232,12 +247,9 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 	uint64_t last_tick = 0, last_arrival = 0;
 	itd_store_last(*out, &last_tick, &last_arrival);
 	if (last_tick || last_arrival) {
-		fprintf(stderr, "intentd sim: %s already holds a run (%llu ticks); use an empty "
-				"directory, or `intentd serve --data` to continue a run\n",
-			dir, (unsigned long long)last_tick);
 		itd_store_close(*out);
 		*out = NULL;
-		return ITD_EXIT_USAGE;
+		return refuse_held(dir, last_tick);
 	}
 	itd_store_attach(*out, e, tel ? tel_seq : NULL, tel);
 	struct itd_observer next = view->tel;

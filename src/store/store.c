@@ -128,6 +128,13 @@ int itd_store_reopen(struct itd_store *st, char *err, size_t cap)
 	return ITD_OK;
 }
 
+bool itd_store_holds_run(const char *dir, uint64_t *last_tick_out)
+{
+	bool inputs;
+	itd_journal_peek(dir, last_tick_out, &inputs);
+	return *last_tick_out || inputs;
+}
+
 void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out)
 {
 	itd_journal_last(st->j, tick_out, arrival_out);

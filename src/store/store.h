@@ -130,6 +130,11 @@ uint64_t itd_store_notes_lost(const struct itd_store *st);
 /* The last tick and input the store holds (0, 0 for a new one). */
 void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_out);
 
+/* Whether dir already holds a run (a tick or an input journaled), found
+ * without opening the store, so without upgrading an older format: for a
+ * command that would refuse such a directory anyway. */
+bool itd_store_holds_run(const char *dir, uint64_t *last_tick_out);
+
 /* Wait until ticket (from a receipt) is durable; 0, ITD_EAGAIN (timeout),
  * ITD_EIO (the store failed: nothing pending is durable). */
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms);

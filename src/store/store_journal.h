@@ -222,6 +222,11 @@ int itd_journal_tick_at_seq(struct itd_journal *j, uint64_t seq, uint64_t *tick_
 int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *tick_out,
 			      void **data_out, size_t *len_out);
 
+/* Without opening the journal (nor upgrading an older format): the last
+ * tick journaled in dir and whether any input was; zero and false when
+ * there is no journal or it cannot be read (opening it then says why). */
+void itd_journal_peek(const char *dir, uint64_t *last_tick_out, bool *inputs_out);
+
 /* What the journal was opened for: the scenario text it recorded (NUL
  * terminated, itd_malloc'd: the caller frees), the seed and the rate.
  * ITD_ENOTFOUND if no scenario text was recorded. */

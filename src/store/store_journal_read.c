@@ -1,6 +1,7 @@
 /* store_journal_read.c: reading the journal back for recovery and replay:
  * inputs and ticks in order, and the newest snapshot that verifies.  Each
  * call uses its own read-only connection, so it may run beside the writer. */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_journal_int.h"
@@ -286,4 +287,39 @@ int itd_journal_read_meta(struct itd_journal *j, char **text_out, size_t *len_ou
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return rc;
+}
+
+/* The first column of the first row of sql on db as a u64; false if the
+ * query fails (e.g. a table an older format lacks). */
+static bool peek_u64(sqlite3 *db, const char *sql, uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+		  sqlite3_step(st) == SQLITE_ROW;
+	if (ok)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return ok;
+}
+
+void itd_journal_peek(const char *dir, uint64_t *last_tick_out, bool *inputs_out)
+{
+	*last_tick_out = 0;
+	*inputs_out = false;
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB) >= sizeof path)
+		return;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return;
+	}
+	uint64_t any = 0;
+	peek_u64(db, "SELECT coalesce(max(tick), 0) FROM tick", last_tick_out);
+	/* Inputs in blocks (format 4) or in rows (older formats). */
+	if (peek_u64(db, "SELECT EXISTS(SELECT 1 FROM input_block)", &any) ||
+	    peek_u64(db, "SELECT EXISTS(SELECT 1 FROM input)", &any))
+		*inputs_out = any != 0;
+	sqlite3_close(db);
 }

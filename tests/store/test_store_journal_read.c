@@ -254,6 +254,13 @@ static void test_format2_upgrade(void **state)
 		sqlite3_close(db);
 	}
 
+	/* What it holds can be told without opening (and so upgrading) it. */
+	uint64_t peek_tick = 0;
+	bool peek_inputs = false;
+	itd_journal_peek(dir, &peek_tick, &peek_inputs);
+	assert_int_equal(peek_tick, 1);
+	assert_true(peek_inputs);
+
 	struct itd_journal_config ro = cfg;
 	ro.create = false;
 	ro.readonly = true;
