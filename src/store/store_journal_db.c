@@ -550,7 +550,8 @@ static int write_notes(struct itd_journal *j, uint64_t tick, const uint8_t *p, s
 										 : SQLITE_ERROR;
 	char link[24];
 	int link_len = snprintf(link, sizeof link, "%llu,", (unsigned long long)block);
-	qsort(j->latest, n_ref, sizeof *j->latest, by_seq_then_order);
+	if (n_ref) /* j->latest is NULL until a tick first names an intent */
+		qsort(j->latest, n_ref, sizeof *j->latest, by_seq_then_order);
 	for (size_t a = 0, z; a < n_ref; a = z + 1) {
 		const uint8_t *first = NULL, *last = NULL;
 		for (z = a;; z++) {

@@ -374,6 +374,70 @@ static void test_tick_bigger_than_the_queue(void **state)
 	rm_dir(dir);
 }
 
+/* A journal's first notes may name no intent (a safety lock, a console
+ * command): the tick's block is written and no intent row is touched.
+ * Then a tick naming an intent, by seq and (a policy decision) by
+ * subject alone, links its block to the intent's row. */
+static void test_notes_naming_no_intent(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-nointent");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	struct itd_journal *j = open_ok(&cfg);
+	uint8_t notes[4096];
+	size_t used = 0;
+	struct itd_journal_note lock = {.time_ms = 5, .kind = "safety.lock", .actor = "intentd",
+					.data = "{}", .len = 2};
+	assert_int_equal(itd_journal_note_put(notes, sizeof notes, &used, &lock), ITD_OK);
+	struct itd_journal_tick tr = {.tick = 1, .notes = notes, .notes_len = used,
+				      .tel_start = UINT64_MAX, .time_ms = INT64_MIN};
+	uint64_t t;
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	used = 0;
+	struct itd_journal_note rec = {.time_ms = 6, .seq = 7, .kind = "intent.received",
+				       .subject = "i-000007", .actor = "op", .type = "orbit",
+				       .status = "queued", .data = "{}", .len = 2};
+	struct itd_journal_note pol = {.time_ms = 6, .kind = "policy.evaluated",
+				       .subject = "i-000007", .data = "{}", .len = 2};
+	assert_int_equal(itd_journal_note_put(notes, sizeof notes, &used, &rec), ITD_OK);
+	assert_int_equal(itd_journal_note_put(notes, sizeof notes, &used, &pol), ITD_OK);
+	tr = (struct itd_journal_tick){.tick = 2, .notes = notes, .notes_len = used,
+				       .tel_start = UINT64_MAX, .time_ms = INT64_MIN};
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	used = 0;
+	assert_int_equal(itd_journal_note_put(notes, sizeof notes, &used, &pol), ITD_OK);
+	tr = (struct itd_journal_tick){.tick = 3, .notes = notes, .notes_len = used,
+				       .tel_start = UINT64_MAX, .time_ms = INT64_MIN};
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT (SELECT group_concat(first || '-' || last)"
+					    " FROM audit_block), (SELECT count(*) FROM intent),"
+					    " (SELECT audit || status FROM intent WHERE seq = 7)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1-1,2-3,4-4");
+	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	/* Its own entry's block and the policy decision's; its status kept. */
+	assert_string_equal((const char *)sqlite3_column_text(st, 2), "2,4,queued");
+	sqlite3_finalize(st);
+	struct itd_audit_report r;
+	assert_int_equal(itd_audit_verify(db, NULL, &r), ITD_OK);
+	assert_int_equal(r.n_verified, 4);
+	sqlite3_close(db);
+	rm_dir(dir);
+}
+
 /* The audit chain in dir holds, with two entries per durable tick. */
 static void assert_chain_holds(const char *dir, struct itd_journal *j)
 {
@@ -563,6 +627,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_durability),
 		cmocka_unit_test(test_tick_bigger_than_the_queue),
+		cmocka_unit_test(test_notes_naming_no_intent),
 		cmocka_unit_test(test_meta_mismatch),
 		cmocka_unit_test(test_corrupt_database),
 		cmocka_unit_test(test_fault_walk_write),
