@@ -43,14 +43,31 @@ static inline void rm_dir(char *dir)
 	free(dir);
 }
 
-/* Run sql on the closed journal in dir, behind its back (damage, an
- * older format), and fail the test if SQLite refuses it. */
-static inline void tamper(const char *dir, const char *sql)
+/* A connection of our own on the journal's database in dir. */
+static inline sqlite3 *journal_sql(const char *dir)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	return db;
+}
+
+/* sql prepared on db and stepped to its first row (the caller reads the
+ * columns, then finalizes). */
+static inline sqlite3_stmt *journal_row(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	return st;
+}
+
+/* Run sql on the closed journal in dir, behind its back (damage, an
+ * older format), and fail the test if SQLite refuses it. */
+static inline void tamper(const char *dir, const char *sql)
+{
+	sqlite3 *db = journal_sql(dir);
 	char *err = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
 		fail_msg("%s: %s", sql, err ? err : "?");

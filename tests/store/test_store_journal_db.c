@@ -349,20 +349,12 @@ static void test_tick_bigger_than_the_queue(void **state)
 	memset(notes, 0, used);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT (SELECT max(last) FROM audit_block),"
-					    " (SELECT count(*) FROM intent),"
-					    " (SELECT count(*) FROM intent WHERE status = 'completed'"
-					    "  AND actor = 'op' AND created_tick = 1 AND audit = '1,'),"
-					    " (SELECT count(*) FROM audit_block)",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3 *db = journal_sql(dir);
+	sqlite3_stmt *st = journal_row(db, "SELECT (SELECT max(last) FROM audit_block),"
+					   " (SELECT count(*) FROM intent),"
+					   " (SELECT count(*) FROM intent WHERE status = 'completed'"
+					   "  AND actor = 'op' AND created_tick = 1 AND audit = '1,'),"
+					   " (SELECT count(*) FROM audit_block)");
 	assert_int_equal(sqlite3_column_int(st, 0), 2000);
 	assert_int_equal(sqlite3_column_int(st, 1), 1000);
 	assert_int_equal(sqlite3_column_int(st, 2), 1000);
@@ -414,18 +406,10 @@ static void test_notes_naming_no_intent(void **state)
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(itd_journal_close(j), ITD_OK);
 
-	char path[1024];
-	snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT (SELECT group_concat(first || '-' || last)"
-					    " FROM audit_block), (SELECT count(*) FROM intent),"
-					    " (SELECT audit || status FROM intent WHERE seq = 7)",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3 *db = journal_sql(dir);
+	sqlite3_stmt *st = journal_row(db, "SELECT (SELECT group_concat(first || '-' || last)"
+					   " FROM audit_block), (SELECT count(*) FROM intent),"
+					   " (SELECT audit || status FROM intent WHERE seq = 7)");
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1-1,2-3,4-4");
 	assert_int_equal(sqlite3_column_int(st, 1), 1);
 	/* Its own entry's block and the policy decision's; its status kept. */

@@ -223,11 +223,8 @@ static void test_format2_upgrade(void **state)
 	{
 		static const char *const subj[] = {"i-000020", "i-000030", "i-000020", "",
 						   "i-000020"};
-		char path[1024];
-		snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-		sqlite3 *db = NULL;
+		sqlite3 *db = journal_sql(dir);
 		sqlite3_stmt *ins = NULL;
-		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 		assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO audit VALUES(?1, ?2, ?3, ?4,"
 						    " ?5, 'op', ?6, ?7, ?8)", -1, &ins, NULL),
 				 SQLITE_OK);
@@ -310,26 +307,19 @@ static void test_format2_upgrade(void **state)
 	/* The chain is now a block per tick and still verifies; each intent
 	 * names the blocks holding its entries. */
 	{
-		char path[1024];
-		snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB);
-		sqlite3 *db = NULL;
-		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		sqlite3 *db = journal_sql(dir);
 		struct itd_audit_report rep;
 		assert_int_equal(itd_audit_verify(db, NULL, &rep), ITD_OK);
 		assert_int_equal(rep.n_verified, 5);
-		sqlite3_stmt *q = NULL;
-		assert_int_equal(sqlite3_prepare_v2(db,
-						    "SELECT (SELECT group_concat(first || '-' || last)"
-						    " FROM audit_block), (SELECT audit FROM intent"
-						    " WHERE seq = 20), (SELECT audit FROM intent"
-						    " WHERE seq = 30), (SELECT count(*) FROM"
-						    " sqlite_master WHERE name IN ('audit', 'input',"
-						    " 'intent_by_status', 'intent_by_type')),"
-						    " (SELECT count(*) FROM sqlite_master"
-						    " WHERE name = 'intent_live')",
-						    -1, &q, NULL),
-				 SQLITE_OK);
-		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		sqlite3_stmt *q = journal_row(db,
+					      "SELECT (SELECT group_concat(first || '-' || last)"
+					      " FROM audit_block), (SELECT audit FROM intent"
+					      " WHERE seq = 20), (SELECT audit FROM intent"
+					      " WHERE seq = 30), (SELECT count(*) FROM"
+					      " sqlite_master WHERE name IN ('audit', 'input',"
+					      " 'intent_by_status', 'intent_by_type')),"
+					      " (SELECT count(*) FROM sqlite_master"
+					      " WHERE name = 'intent_live')");
 		assert_string_equal((const char *)sqlite3_column_text(q, 0), "1-2,3-5");
 		assert_string_equal((const char *)sqlite3_column_text(q, 1), "1,3,");
 		assert_string_equal((const char *)sqlite3_column_text(q, 2), "1,");
