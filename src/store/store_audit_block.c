@@ -124,50 +124,53 @@ void itd_audit_store_close(struct itd_audit_store *st)
 	memset(st, 0, sizeof *st);
 }
 
-/* Write the pending entries as one row and empty the block. */
-static int flush(struct itd_audit_store *st)
+/* Forget the pending entries (the buffer is kept). */
+static void empty(struct itd_audit_store *st)
 {
-	if (!st->n)
-		return ITD_OK;
-	/* Blocks only append: one overlapping a stored block is refused. */
+	st->len = 0;
+	st->n = 0;
+}
+
+/* The pending entries as one row: ITD_EEXISTS if a stored block already
+ * reaches its first index (blocks only append). */
+static int put_row(struct itd_audit_store *st)
+{
 	int src = sqlite3_step(st->tail);
-	bool behind = src == SQLITE_ROW && sqlite3_column_int64(st->tail, 0) >= (sqlite3_int64)st->first;
+	bool behind = src == SQLITE_ROW &&
+		      sqlite3_column_int64(st->tail, 0) >= (sqlite3_int64)st->first;
 	sqlite3_reset(st->tail);
-	if (src != SQLITE_ROW && src != SQLITE_DONE) {
-		st->len = 0;
-		st->n = 0;
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
 		return itd_audit_sql_err(src);
-	}
-	if (behind) {
-		st->len = 0;
-		st->n = 0;
+	if (behind)
 		return ITD_EEXISTS;
-	}
 	sqlite3_stmt *s = st->insert;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)st->first);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)st->last);
 	sqlite3_bind_blob64(s, 3, st->buf, st->len, SQLITE_STATIC);
 	src = sqlite3_step(s);
-	int rc = src == SQLITE_DONE ? ITD_OK : itd_audit_sql_err(src);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	st->len = 0;
-	st->n = 0;
+	return src == SQLITE_DONE ? ITD_OK : itd_audit_sql_err(src);
+}
+
+/* Write the pending entries, if any, and empty the block either way. */
+static int flush(struct itd_audit_store *st)
+{
+	int rc = st->n ? put_row(st) : ITD_OK;
+	empty(st);
 	return rc;
 }
 
 void itd_audit_batch_begin(struct itd_audit_store *st)
 {
-	st->len = 0;
-	st->n = 0;
+	empty(st);
 	st->batching = true;
 }
 
 void itd_audit_batch_drop(struct itd_audit_store *st)
 {
+	empty(st);
 	st->batching = false;
-	st->len = 0;
-	st->n = 0;
 }
 
 int itd_audit_batch_end(struct itd_audit_store *st)
