@@ -15,6 +15,9 @@
 	{"snapshot-every", 0, "N", "with --data: snapshot the state every N ticks (default "   \
 				   "10000; 0: never), so recovery replays only what follows", \
 	 false},                                                                        \
+	{"keep-snapshots", 0, "N", "with --data: keep the newest N snapshots, deleting older "  \
+				   "ones as new ones are written (default 8; 0: keep all)",      \
+	 false},                                                                        \
 	{"audit-key", 0, "FILE", "sign audit chain checkpoints with this Ed25519 secret key "   \
 				 "(make one with `intentd audit keygen`)", false},              \
 	{"audit-every", 0, "N", "with --audit-key: a signed checkpoint every N entries "        \

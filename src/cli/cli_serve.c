@@ -37,7 +37,7 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	}
 	double rate = 0;
 	unsigned long long seed = 0, ring = 0, cbuf = 0, body = 0, timeout = 0, conns = 0;
-	unsigned long long audit_every = 0, snap_every = 0;
+	unsigned long long audit_every = 0, snap_every = 0, keep_snaps = 0;
 	const char *v;
 	if ((v = itd_cli_opt(c, "rate")) && (rc = itd_cli_double("rate", v, 1e-3, 100000, &rate)))
 		return rc;
@@ -47,7 +47,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	    (rc = size_opt(c, "timeout", 1, 3600, &timeout)) ||
 	    (rc = size_opt(c, "max-conns", 16, 1000000, &conns)) ||
 	    (rc = size_opt(c, "audit-every", 1, 1ull << 40, &audit_every)) ||
-	    (rc = size_opt(c, "snapshot-every", 0, 1ull << 40, &snap_every)))
+	    (rc = size_opt(c, "snapshot-every", 0, 1ull << 40, &snap_every)) ||
+	    (rc = size_opt(c, "keep-snapshots", 0, 1ull << 40, &keep_snaps)))
 		return rc;
 	if (itd_cli_opt(c, "audit-key") && !itd_cli_opt(c, "data")) {
 		fprintf(stderr, "intentd serve: --audit-key needs --data (the audit chain lives "
@@ -74,7 +75,9 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		.identity = identity, .identity_len = id_len,
 		.audit_key = itd_cli_opt(c, "audit-key"), .audit_every = audit_every,
 		.snapshot_every = itd_cli_opt(c, "snapshot-every") && !snap_every ? UINT64_MAX
-										  : snap_every};
+										  : snap_every,
+		.keep_snapshots = itd_cli_opt(c, "keep-snapshots") && !keep_snaps ? UINT64_MAX
+										  : keep_snaps};
 	char err[1024];
 	rc = itd_server_create(&cfg, &srv, err, sizeof err);
 	if (rc) {

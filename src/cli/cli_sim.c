@@ -215,12 +215,14 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 		fprintf(stderr, "intentd sim: cannot read the scenario for the journal\n");
 		return ITD_EXIT_RUNTIME;
 	}
-	unsigned long long every = 0, snap = 0;
+	unsigned long long every = 0, snap = 0, keep = 0;
 	const char *v = itd_cli_opt(c, "audit-every");
 	const char *vs = itd_cli_opt(c, "snapshot-every");
+	const char *vk = itd_cli_opt(c, "keep-snapshots");
 	int rc;
 	if ((v && (rc = itd_cli_u64("audit-every", v, 1, 1ull << 40, &every))) ||
-	    (vs && (rc = itd_cli_u64("snapshot-every", vs, 0, 1ull << 40, &snap)))) {
+	    (vs && (rc = itd_cli_u64("snapshot-every", vs, 0, 1ull << 40, &snap))) ||
+	    (vk && (rc = itd_cli_u64("keep-snapshots", vk, 0, 1ull << 40, &keep)))) {
 		free(identity);
 		return rc;
 	}
@@ -236,6 +238,7 @@ static int open_journal(const struct itd_cmd_ctx *c, const struct itd_scenario *
 				      .rate = rate > 0 ? rate : s->rate_hz,
 				      .audit_key = itd_cli_opt(c, "audit-key"), .audit_every = every,
 				      .snapshot_every = vs && !snap ? UINT64_MAX : snap,
+				      .keep_snapshots = vk && !keep ? UINT64_MAX : keep,
 				      .batch = true};
 	char err[1024];
 	rc = itd_store_open(&sc, out, err, sizeof err);

@@ -41,6 +41,8 @@ struct itd_server_config {
 	uint64_t audit_every;           /* a checkpoint every N entries; 0: 1000 */
 	uint64_t snapshot_every;        /* a snapshot every N ticks; 0: the store's
 					   default, UINT64_MAX: none */
+	uint64_t keep_snapshots;        /* snapshots kept; 0: the store's default,
+					   UINT64_MAX: every one */
 	bool quiet;                     /* no banner on stderr */
 };
 

@@ -144,7 +144,7 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		.identity_len = cfg->identity_len, .seed = cfg->seed,
 		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz,
 		.audit_key = cfg->audit_key, .audit_every = cfg->audit_every,
-		.snapshot_every = cfg->snapshot_every};
+		.snapshot_every = cfg->snapshot_every, .keep_snapshots = cfg->keep_snapshots};
 	int rc = itd_store_open(&sc, &s->store, err, cap);
 	if (rc)
 		return rc;

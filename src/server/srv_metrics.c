@@ -516,6 +516,48 @@ static void render_durable(struct mbuf *b, struct srv_durable *d)
 	sample1(b, "intentd_durable_waits_total", "outcome", "inline", (double)ds.inline_waits);
 }
 
+/* The durable store (only with --data). */
+static void render_store(struct mbuf *b, struct itd_store *st)
+{
+	if (!st)
+		return;
+	struct itd_store_stats s;
+	itd_store_stats(st, &s);
+	counter(b, "intentd_store_commits_total",
+		"Store transactions committed (each is one fsync shared by its records).",
+		s.commits);
+	counter(b, "intentd_store_records_total",
+		"Records committed to the store: inputs, ticks and snapshots.", s.records);
+	counter(b, "intentd_store_bytes_total", "Bytes of records committed to the store.",
+		s.bytes);
+	gauge(b, "intentd_store_max_batch", "Most records committed in one transaction.",
+	      (double)s.max_batch);
+	counter(b, "intentd_store_failures_total",
+		"Store commits or checkpoints that failed (input is refused until the store "
+		"is repaired).",
+		s.failures);
+	counter(b, "intentd_store_refused_total",
+		"Records refused because the store's queue was full (answered 429).", s.refused);
+	gauge(b, "intentd_store_durable_tick", "The last tick known durable.",
+	      (double)s.durable_tick);
+	family(b, "intentd_store_snapshots_total", "counter",
+	       "Snapshots by outcome: taken, skipped (the previous ones still being written), "
+	       "pruned (older than the newest --keep-snapshots, deleted; the journal they are "
+	       "rebuilt from is kept).");
+	sample1(b, "intentd_store_snapshots_total", "outcome", "taken", (double)s.snapshots_taken);
+	sample1(b, "intentd_store_snapshots_total", "outcome", "skipped",
+		(double)s.snapshots_skipped);
+	sample1(b, "intentd_store_snapshots_total", "outcome", "pruned",
+		(double)s.snapshots_pruned);
+	gauge(b, "intentd_store_snapshots_off",
+	      "1 if snapshots are configured but could not be set up (no memory).",
+	      s.snapshots_off ? 1 : 0);
+	counter(b, "intentd_store_audit_notes_lost_total",
+		"Audit notes that did not fit their tick's buffer (each such tick records an "
+		"audit.overflow entry).",
+		s.notes_lost);
+}
+
 /* The process's own standard metrics (CPU, resident memory, start). */
 static void render_process(struct mbuf *b, const struct srv_metrics *m)
 {
@@ -580,6 +622,7 @@ int srv_h_metrics(struct srv_req *r, struct srv_resp *out)
 		ss.gaps);
 
 	render_durable(&b, srv->durable);
+	render_store(&b, srv->store);
 	render_http(&b, m);
 	render_process(&b, m);
 

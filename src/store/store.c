@@ -23,7 +23,10 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 		.dir = cfg->dir, .create = true,
 		.meta = {.scenario_name = cfg->scenario_name, .scenario_text = cfg->identity,
 			 .scenario_len = cfg->identity_len, .seed = cfg->seed, .rate = cfg->rate},
-		.audit_every = cfg->audit_every};
+		.audit_every = cfg->audit_every,
+		.keep_snapshots = cfg->keep_snapshots == UINT64_MAX ? 0 :
+				  cfg->keep_snapshots	      ? cfg->keep_snapshots :
+								ITD_STORE_KEEP_SNAPSHOTS};
 	st->batch = cfg->batch;
 	st->snap_every = cfg->snapshot_every == UINT64_MAX ? 0 :
 			 cfg->snapshot_every	       ? cfg->snapshot_every :
@@ -140,6 +143,23 @@ void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_
 	itd_journal_last(st->j, tick_out, arrival_out);
 }
 
+void itd_store_stats(struct itd_store *st, struct itd_store_stats *out)
+{
+	struct itd_journal_stats js;
+	itd_journal_stats(st->j, &js);
+	uint64_t tick = 0;
+	itd_journal_last(st->j, &tick, NULL);
+	*out = (struct itd_store_stats){
+		.commits = js.commits, .records = js.records, .bytes = js.bytes,
+		.max_batch = js.max_batch, .failures = js.failures, .refused = js.full,
+		.durable_tick = tick,
+		.snapshots_taken = __atomic_load_n(&st->snap_taken, __ATOMIC_RELAXED),
+		.snapshots_skipped = __atomic_load_n(&st->snap_skipped, __ATOMIC_RELAXED),
+		.snapshots_pruned = js.snapshots_pruned,
+		.snapshots_off = __atomic_load_n(&st->snap_nomem, __ATOMIC_RELAXED),
+		.notes_lost = itd_store_notes_lost(st)};
+}
+
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms)
 {
 	return ticket ? itd_journal_wait(st->j, ticket, timeout_ms) : ITD_OK;
@@ -249,7 +269,7 @@ void itd_store_attach(struct itd_store *st, struct itd_engine *e,
 			itd_free(st->snap_buf[1]);
 			st->snap_buf[0] = st->snap_buf[1] = NULL;
 			st->snap_every = 0; /* recovery replays further; said in stats */
-			st->snap_skipped = UINT64_MAX;
+			__atomic_store_n(&st->snap_nomem, true, __ATOMIC_RELAXED);
 		}
 	}
 	struct itd_journal_hooks h = {.input = on_input, .tick = on_tick, .ctx = st};

@@ -24,6 +24,8 @@ struct itd_store_config {
 				       entries (0: 1000) */
 	uint64_t snapshot_every;    /* a snapshot every N ticks (0: the default,
 				       UINT64_MAX: never) */
+	uint64_t keep_snapshots;    /* keep the newest N snapshots (0: the default,
+				       UINT64_MAX: every one) */
 	bool batch;                 /* a batch run (sim): the tick thread may wait
 				       for the writer rather than skip a snapshot */
 };
@@ -31,6 +33,12 @@ struct itd_store_config {
 /* Default snapshot interval, in ticks: recovery replays at most this many
  * ticks after the newest snapshot (about a tenth of a second of work). */
 #define ITD_STORE_SNAPSHOT_EVERY 10000
+
+/* Default number of snapshots kept: recovery needs only the newest that
+ * verifies; a few older ones stand in should it be damaged.  Older ones are
+ * deleted as new ones are written, so they take bounded room however long
+ * the run (the journal they are rebuilt from is never pruned). */
+#define ITD_STORE_KEEP_SNAPSHOTS 8
 
 struct itd_store;
 
@@ -134,6 +142,24 @@ void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_
  * without opening the store, so without upgrading an older format: for a
  * command that would refuse such a directory anyway. */
 bool itd_store_holds_run(const char *dir, uint64_t *last_tick_out);
+
+/* What the store has done since it opened, for monitoring (any thread). */
+struct itd_store_stats {
+	uint64_t commits;           /* transactions committed */
+	uint64_t records;           /* inputs, ticks and snapshots committed */
+	uint64_t bytes;             /* their queued size */
+	uint64_t max_batch;         /* most records in one commit */
+	uint64_t failures;          /* commits or checkpoints that failed */
+	uint64_t refused;           /* appends refused for want of room (429) */
+	uint64_t durable_tick;      /* the last tick known durable */
+	uint64_t snapshots_taken;   /* snapshots handed to the journal */
+	uint64_t snapshots_skipped; /* snapshots not taken (both buffers busy) */
+	uint64_t snapshots_pruned;  /* older snapshots deleted (keep_snapshots) */
+	bool snapshots_off;         /* snapshots are configured but could not be
+				       set up (no memory): recovery replays further */
+	uint64_t notes_lost;        /* audit notes that did not fit their tick */
+};
+void itd_store_stats(struct itd_store *st, struct itd_store_stats *out);
 
 /* Wait until ticket (from a receipt) is durable; 0, ITD_EAGAIN (timeout),
  * ITD_EIO (the store failed: nothing pending is durable). */

@@ -31,6 +31,7 @@ struct itd_store {
 	int snap_next;                 /* the buffer to try first */
 	uint64_t snap_taken;           /* snapshots handed to the journal */
 	uint64_t snap_skipped;         /* snapshots skipped (no free buffer, error) */
+	bool snap_nomem;               /* no memory for the buffers: none are taken */
 
 	/* The audit observer (tick thread only). */
 	struct itd_observer next;      /* where events go on to */

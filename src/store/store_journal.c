@@ -291,6 +291,7 @@ static void publish(struct itd_journal *j, const struct jbatch *b)
 	if (b->records > j->stats.max_batch)
 		j->stats.max_batch = b->records;
 	j->stats.durable_ticket = j->durable;
+	j->stats.snapshots_pruned += b->snaps_pruned;
 	pthread_cond_broadcast(&j->done);
 }
 
@@ -619,6 +620,7 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 	 * into a new database's meta (offline tools read it back). */
 	j->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
 	j->readonly = cfg->readonly;
+	j->keep_snapshots = cfg->keep_snapshots;
 	j->next_ticket = 1;
 	itd_audit_chain_init(&j->chain);
 	if (cfg->audit_sk &&

@@ -42,6 +42,10 @@ struct itd_journal_config {
 					      audit checkpoints with, or NULL */
 	uint64_t audit_every;              /* with audit_sk: a checkpoint after every
 					      N entries (0: 1000) */
+	uint64_t keep_snapshots;           /* after writing a snapshot, delete all but
+					      the newest N (0: keep every one).
+					      Snapshots are derived from the journal,
+					      which is never pruned: nothing is lost */
 };
 
 /* One input as it arrived (the engine's intake, in arrival order). */
@@ -111,6 +115,7 @@ struct itd_journal_stats {
 	uint64_t full;                     /* appends refused with ITD_EFULL */
 	uint64_t max_batch;                /* most records in one commit */
 	uint64_t durable_ticket;           /* highest ticket known durable */
+	uint64_t snapshots_pruned;         /* older snapshots deleted (keep_snapshots) */
 };
 
 struct itd_journal;

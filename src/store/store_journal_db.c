@@ -361,6 +361,9 @@ int itd_journal_db_open(struct itd_journal *j, bool create, uint64_t *last_tick_
 			     " slip_ns, tel_start, time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &j->st_tick, err, cap)) ||
 	    (rc = prepare(j, "INSERT OR REPLACE INTO snapshot(tick, data, checksum)"
 			     " VALUES(?1, ?2, ?3)", &j->st_snap, err, cap)) ||
+	    (rc = prepare(j, "DELETE FROM snapshot WHERE tick < (SELECT tick FROM snapshot"
+			     " ORDER BY tick DESC LIMIT 1 OFFSET ?1)", &j->st_snap_prune, err,
+			  cap)) ||
 	    (rc = prepare(j, "BEGIN", &j->st_begin, err, cap)) ||
 	    (rc = prepare(j, "COMMIT", &j->st_commit, err, cap)) ||
 	    (rc = prepare(j, "ROLLBACK", &j->st_rollback, err, cap)) ||
@@ -398,8 +401,9 @@ fail:
 void itd_journal_db_close(struct itd_journal *j)
 {
 	itd_audit_store_close(&j->ast);
-	sqlite3_stmt **sts[] = {&j->st_input,  &j->st_tick,	&j->st_snap, &j->st_begin,
-				&j->st_commit, &j->st_rollback, &j->st_intent, &j->st_intent_link};
+	sqlite3_stmt **sts[] = {&j->st_input,	  &j->st_tick,	   &j->st_snap,
+				&j->st_snap_prune, &j->st_begin,    &j->st_commit,
+				&j->st_rollback,   &j->st_intent,   &j->st_intent_link};
 	for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++) {
 		sqlite3_finalize(*sts[i]);
 		*sts[i] = NULL;
@@ -641,6 +645,17 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 			v = (const uint8_t *)(uintptr_t)f.ref;
 		sqlite3_bind_blob64(st, 2, f.len ? (const void *)v : "", f.len, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)f.checksum);
+		b->records++;
+		int src = step(st);
+		if (src != SQLITE_OK || !j->keep_snapshots)
+			return src;
+		/* Older snapshots go in the same transaction as the new one, so
+		 * the store never holds fewer than it keeps. */
+		sqlite3_bind_int64(j->st_snap_prune, 1, (sqlite3_int64)(j->keep_snapshots - 1));
+		src = step(j->st_snap_prune);
+		if (src == SQLITE_OK)
+			b->snaps_pruned += (uint64_t)sqlite3_changes(j->db);
+		return src;
 	}
 	b->records++;
 	return step(st);
@@ -648,7 +663,7 @@ static int write_record(struct itd_journal *j, const struct jrec_hdr *h, const u
 
 int itd_journal_db_write(struct itd_journal *j, struct jbatch *b, char *err, size_t cap)
 {
-	b->records = b->last_arrival = b->last_tick = 0;
+	b->records = b->last_arrival = b->last_tick = b->snaps_pruned = 0;
 	const char *what = "begin";
 	int src = step(j->st_begin);
 	size_t pos = b->start, left = b->bytes;

@@ -110,6 +110,7 @@ struct jbatch {
 	uint64_t records;                  /* records in it */
 	uint64_t last_arrival;             /* highest arrival in it (0: none) */
 	uint64_t last_tick;                /* highest tick in it (0: none) */
+	uint64_t snaps_pruned;             /* older snapshots it deleted */
 };
 
 struct itd_journal {
@@ -137,6 +138,8 @@ struct itd_journal {
 	struct jblock iblock;              /* the batch's inputs, as they are written */
 	sqlite3_stmt *st_tick;             /* INSERT INTO tick */
 	sqlite3_stmt *st_snap;             /* INSERT OR REPLACE INTO snapshot */
+	sqlite3_stmt *st_snap_prune;       /* DELETE all but the newest keep_snapshots */
+	uint64_t keep_snapshots;           /* see itd_journal_config */
 	sqlite3_stmt *st_begin;            /* BEGIN */
 	sqlite3_stmt *st_commit;           /* COMMIT */
 	sqlite3_stmt *st_rollback;         /* ROLLBACK */

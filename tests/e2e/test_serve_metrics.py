@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,8 @@ def promtool_check(text):
 
 
 def test_protected(binary, work):
-    srv = start(binary, os.path.join(work, "protected"))
+    srv = start(binary, os.path.join(work, "protected"),
+                ["--snapshot-every", "10", "--keep-snapshots", "3"])
     try:
         st, _, body = http("GET", srv.url + "/metrics")
         check(st == 401, "GET /metrics without a token is 401", f"got {st}")
@@ -143,6 +145,10 @@ def test_protected(binary, work):
         check(any(k.startswith("intentd_telemetry_dropped_events_total{sink=") for k in m0),
               "telemetry drops are reported per sink")
         check(m0.get("intentd_paused") == 0, "not paused")
+        for fam in ("intentd_store_commits_total", "intentd_store_records_total",
+                    "intentd_store_failures_total", "intentd_store_refused_total",
+                    "intentd_store_durable_tick", "intentd_store_snapshots_off"):
+            check(fam in m0, f"{fam} present (the server runs with --data)")
 
         # The loop moves: ticks, tick events and the tick-duration histogram.
         t0 = m0["intentd_ticks_total"]
@@ -161,6 +167,25 @@ def test_protected(binary, work):
                   (m0["intentd_tick_duration_seconds_count"], m1["intentd_tick_duration_seconds_count"]))
             check(m1['intentd_tick_duration_seconds_bucket{le="+Inf"}'] ==
                   m1["intentd_tick_duration_seconds_count"], "+Inf bucket equals _count")
+            # Every tick is committed: the durable tick follows the loop,
+            # one commit at least per tick, no failure.
+            check(m1["intentd_store_durable_tick"] >= m0["intentd_store_durable_tick"] + 19 and
+                  m1["intentd_store_durable_tick"] <= m1["intentd_ticks_total"] + 1,
+                  "intentd_store_durable_tick follows the ticks",
+                  (m0["intentd_store_durable_tick"], m1["intentd_store_durable_tick"],
+                   m1["intentd_ticks_total"]))
+            check(m1["intentd_store_commits_total"] >= m0["intentd_store_commits_total"] + 19 and
+                  m1["intentd_store_failures_total"] == 0,
+                  "store commits are counted, none failed")
+            # A snapshot every 10 ticks, the newest 3 kept: the older ones
+            # are deleted as new ones commit, and said so.
+            snaps = {o: m1.get(f'intentd_store_snapshots_total{{outcome="{o}"}}')
+                     for o in ("taken", "skipped", "pruned")}
+            check(snaps["taken"] is not None and snaps["taken"] >= 2 and
+                  snaps["pruned"] is not None and
+                  # Up to two snapshots may still be on their way to disk.
+                  max(snaps["taken"] - 5, 0) <= snaps["pruned"] <= max(snaps["taken"] - 3, 0),
+                  "snapshots taken and pruned down to --keep-snapshots 3", snaps)
 
         # Requests are counted per route and status, unmatched as "none".
         before = scrape(srv)
@@ -219,6 +244,11 @@ def test_protected(binary, work):
     finally:
         rc = srv.stop()
     check(rc == 0, "the server exits 0 on SIGTERM", f"exit {rc}")
+    db = sqlite3.connect(os.path.join(work, "protected", "data", "intentd.db"))
+    kept = [t for (t,) in db.execute("SELECT tick FROM snapshot ORDER BY tick")]
+    db.close()
+    check(len(kept) == 3 and all(t % 10 == 0 for t in kept),
+          "the store holds 3 snapshots (--keep-snapshots 3), of every 10th tick", kept)
 
 
 def test_open(binary, work):

@@ -51,8 +51,22 @@ def main():
     c = sqlite3.connect(os.path.join(d, "intentd.db"))
     ticks = [t for (t,) in c.execute("SELECT tick FROM snapshot ORDER BY tick")]
     c.close()
-    check(ticks and ticks[-1] == 20000 and len(ticks) == 20,
-          f"a snapshot every 1000 ticks ({len(ticks)}, last {ticks[-1] if ticks else None})")
+    check(ticks == list(range(13000, 20001, 1000)),
+          "a snapshot every 1000 ticks, the newest 8 kept by default", ticks)
+
+    # --keep-snapshots 0 keeps every one; 1 only the newest.
+    for keep, want in (("0", list(range(1000, 20001, 1000))), ("1", [20000])):
+        k = os.path.join(TMP, "keep" + keep)
+        rc, out, err = run(["sim", "--data", k, "-n", "20500", "-q", "--telemetry", "off",
+                            "--snapshot-every", "1000", "--keep-snapshots", keep,
+                            "--set", "state.battery.initial=12"])
+        c = sqlite3.connect(os.path.join(k, "intentd.db"))
+        got = [t for (t,) in c.execute("SELECT tick FROM snapshot ORDER BY tick")]
+        c.close()
+        check(rc == 0 and got == want, f"--keep-snapshots {keep} keeps {len(want)}", (got, err))
+    rc, out, err = run(["sim", "--data", os.path.join(TMP, "bad"), "-n", "10",
+                        "--keep-snapshots", "-1"])
+    check(rc == 2 and "keep-snapshots" in err, "--keep-snapshots -1 is refused (exit 2)", err)
 
     rc, full, err = run(["replay", "--data", d, "--verify"])
     check(rc == 0 and "20500 ticks re-run" in full, "replay from tick 0", full + err)

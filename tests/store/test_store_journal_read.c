@@ -391,12 +391,82 @@ static void test_corrupt_snapshot(void **state)
 	rm_dir(dir);
 }
 
+/* keep_snapshots: each commit that writes a snapshot deletes all but the
+ * newest N, so a long run's snapshots take bounded room; what is kept
+ * still stands in for a damaged newest one. */
+static void test_keep_snapshots(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-keep");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	cfg.keep_snapshots = 3;
+	struct itd_journal *j = open_ok(&cfg);
+	uint64_t t = 0;
+	char buf[32];
+	/* One per commit, then five in one commit. */
+	for (uint64_t k = 10; k <= 50; k += 10) {
+		snprintf(buf, sizeof buf, "state at %llu", (unsigned long long)k);
+		assert_int_equal(itd_journal_snapshot(j, k, buf, strlen(buf), &t), ITD_OK);
+		assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	}
+	struct itd_journal_stats js;
+	itd_journal_stats(j, &js);
+	assert_int_equal(js.snapshots_pruned, 2);
+	for (uint64_t k = 60; k <= 100; k += 10) {
+		snprintf(buf, sizeof buf, "state at %llu", (unsigned long long)k);
+		assert_int_equal(itd_journal_snapshot(j, k, buf, strlen(buf), &t), ITD_OK);
+	}
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	itd_journal_stats(j, &js);
+	assert_int_equal(js.snapshots_pruned, 7);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	sqlite3 *db = journal_sql(dir);
+	sqlite3_stmt *st = journal_row(db, "SELECT count(*), min(tick), max(tick) FROM snapshot");
+	assert_int_equal(sqlite3_column_int64(st, 0), 3);
+	assert_int_equal(sqlite3_column_int64(st, 1), 80);
+	assert_int_equal(sqlite3_column_int64(st, 2), 100);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* The two newest damaged: the oldest kept one is used. */
+	tamper(dir, "UPDATE snapshot SET checksum = checksum + 1 WHERE tick >= 90");
+	cfg.create = false;
+	j = open_ok(&cfg);
+	uint64_t tick = 0;
+	void *data = NULL;
+	size_t len = 0;
+	assert_int_equal(itd_journal_snapshot_at_most(j, INT64_MAX, &tick, &data, &len, NULL, NULL),
+			 ITD_OK);
+	assert_int_equal(tick, 80);
+	assert_memory_equal(data, "state at 80", len);
+	itd_free(data);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+
+	/* 0 keeps every one. */
+	cfg.keep_snapshots = 0;
+	j = open_ok(&cfg);
+	for (uint64_t k = 110; k <= 150; k += 10)
+		assert_int_equal(itd_journal_snapshot(j, k, "s", 1, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	itd_journal_stats(j, &js);
+	assert_int_equal(js.snapshots_pruned, 0);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	db = journal_sql(dir);
+	st = journal_row(db, "SELECT count(*) FROM snapshot");
+	assert_int_equal(sqlite3_column_int64(st, 0), 8);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_format2_upgrade),
 		cmocka_unit_test(test_corrupt_snapshot),
+		cmocka_unit_test(test_keep_snapshots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
