@@ -91,6 +91,7 @@ int itd_cmd_telemetry(struct itd_cmd_ctx *c);
 int itd_cmd_serve(struct itd_cmd_ctx *c);
 int itd_cmd_replay(struct itd_cmd_ctx *c);
 int itd_cmd_audit(struct itd_cmd_ctx *c);
+int itd_cmd_upgrade(struct itd_cmd_ctx *c);
 /* Open the store in dir read-only for an offline command; on failure print
  * "intentd CMD: why" and return the exit status (0 on success). */
 struct itd_store;

@@ -101,6 +101,12 @@ static const struct itd_opt audit_opts[] = {
 	{NULL, 0, NULL, NULL, false},
 };
 
+static const struct itd_opt upgrade_opts[] = {
+	{"data", 'd', "DIR", "the data directory to upgrade (required)", false},
+	{"quiet", 'q', NULL, "print only errors", false},
+	{NULL, 0, NULL, NULL, false},
+};
+
 static const struct itd_opt scenarios_opts[] = {
 	{"show", 0, "NAME", "print a built-in scenario's YAML (to start your own)", false},
 	{NULL, 0, NULL, NULL, false},
@@ -122,6 +128,9 @@ static const struct itd_cmd commands[] = {
 	 "Verify a data directory's tamper-evident audit chain (exit 3 names the first bad "
 	 "entry), export its entries as JSON lines, or make a key pair to sign its "
 	 "checkpoints.", audit_opts, itd_cmd_audit},
+	{"upgrade", NULL, "Upgrade a data directory written by an older build to this build's "
+			  "store format, in place, so the offline commands can read it.",
+	 upgrade_opts, itd_cmd_upgrade},
 	{"validate", "[FILE...]", "Check scenario files (or --scenario NAME) and report every "
 				  "error as FILE:LINE:COL: message.", validate_opts,
 	 itd_cmd_validate},

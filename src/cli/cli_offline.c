@@ -318,3 +318,30 @@ int itd_cli_show_story(const char *id, const cJSON *entries, bool json, bool qui
 	return ITD_EXIT_OK;
 }
 
+
+/* ---------------------------------------------------------- upgrade */
+
+int itd_cmd_upgrade(struct itd_cmd_ctx *c)
+{
+	const char *dir = itd_cli_opt(c, "data");
+	if (c->n_pos || !dir) {
+		fprintf(stderr, c->n_pos ? "intentd upgrade: unexpected argument '%s'\n"
+					 : "intentd upgrade: --data DIR is required\n",
+			c->n_pos ? c->pos[0] : "");
+		return ITD_EXIT_USAGE;
+	}
+	int from = 0, to = 0;
+	char err[1024];
+	int rc = itd_store_upgrade(dir, &from, &to, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "intentd upgrade: %s\n", err);
+		return rc == ITD_ENOMEM || rc == ITD_EIO ? ITD_EXIT_RUNTIME : ITD_EXIT_USAGE;
+	}
+	if (!itd_cli_opt(c, "quiet")) {
+		if (from == to)
+			printf("%s: store format %d, already this build's: nothing to do\n", dir, to);
+		else
+			printf("%s: store upgraded from format %d to format %d\n", dir, from, to);
+	}
+	return 0;
+}

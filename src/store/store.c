@@ -143,6 +143,15 @@ void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_
 	itd_journal_last(st->j, tick_out, arrival_out);
 }
 
+int itd_store_upgrade(const char *dir, int *from_out, int *to_out, char *err, size_t cap)
+{
+	int64_t from = 0;
+	int rc = itd_journal_upgrade(dir, &from, err, cap);
+	*from_out = (int)from;
+	*to_out = ITD_JOURNAL_FORMAT;
+	return rc;
+}
+
 void itd_store_stats(struct itd_store *st, struct itd_store_stats *out)
 {
 	struct itd_journal_stats js;

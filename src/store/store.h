@@ -143,6 +143,14 @@ void itd_store_last(struct itd_store *st, uint64_t *tick_out, uint64_t *arrival_
  * command that would refuse such a directory anyway. */
 bool itd_store_holds_run(const char *dir, uint64_t *last_tick_out);
 
+/* Upgrade a store written by an older build to this build's format, in
+ * place and in one transaction per step, as opening it with a server or
+ * sim would: for the offline tools, which read only the current format.
+ * *from_out: the format it had; *to_out: this build's (equal: nothing was
+ * to do).  ITD_ENOTFOUND (no store in dir), ITD_EVERIFY (not a store, or
+ * damaged), ITD_ECONFIG (a format this build cannot upgrade), ITD_EIO. */
+int itd_store_upgrade(const char *dir, int *from_out, int *to_out, char *err, size_t cap);
+
 /* What the store has done since it opened, for monitoring (any thread). */
 struct itd_store_stats {
 	uint64_t commits;           /* transactions committed */

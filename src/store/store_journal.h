@@ -232,6 +232,13 @@ int itd_journal_snapshot_from(struct itd_journal *j, uint64_t from, uint64_t *ti
  * there is no journal or it cannot be read (opening it then says why). */
 void itd_journal_peek(const char *dir, uint64_t *last_tick_out, bool *inputs_out);
 
+/* Upgrade the journal in dir to ITD_JOURNAL_FORMAT, as a server or sim
+ * opening it would, without running anything (store_journal_upgrade.c).
+ * *from_out is the format it had (ITD_JOURNAL_FORMAT: nothing to do).
+ * ITD_ENOTFOUND (no journal), ITD_EVERIFY (not a journal, or damaged),
+ * ITD_ECONFIG (a format this build cannot upgrade), ITD_EIO, with err. */
+int itd_journal_upgrade(const char *dir, int64_t *from_out, char *err, size_t cap);
+
 /* What the journal was opened for: the scenario text it recorded (NUL
  * terminated, itd_malloc'd: the caller frees), the seed and the rate.
  * ITD_ENOTFOUND if no scenario text was recorded. */

@@ -234,7 +234,8 @@ static int check_meta(struct itd_journal *j, sqlite3 *db, char *err, size_t cap)
 	if (format != ITD_JOURNAL_FORMAT) {
 		snprintf(err, cap, "%s: journal format %" PRId64 ", this build reads format %d%s",
 			 j->path, format, ITD_JOURNAL_FORMAT,
-			 format == 2 || format == 3 ? " (a server or sim on this directory upgrades it)"
+			 format == 2 || format == 3 ? "; upgrade it with `intentd upgrade --data DIR`"
+						      " (a server or sim on it upgrades it too)"
 						    : "");
 		return ITD_ECONFIG;
 	}

@@ -1,5 +1,6 @@
 /* store_journal_upgrade.c: older journal formats, upgraded in place when a
- * server or sim opens them (offline tools refuse them and say so):
+ * server or sim opens them, or by `intentd upgrade` (offline tools refuse
+ * them and say so):
  *
  *   2 -> 3  the tick's time, slip and first telemetry seq (columns added;
  *           old ticks replay with the state exactly, without those)
@@ -207,4 +208,58 @@ int itd_journal_db_upgrade(struct itd_journal *j, sqlite3 *db, int64_t format, c
 		format = 3;
 	}
 	return format == 3 ? upgrade_inputs(j, db, err, cap) : ITD_OK;
+}
+
+int itd_journal_upgrade(const char *dir, int64_t *from_out, char *err, size_t cap)
+{
+	*from_out = 0;
+	if (cap)
+		err[0] = '\0';
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, ITD_JOURNAL_DB) >= sizeof path) {
+		snprintf(err, cap, "%s: path too long", dir);
+		return ITD_EINVAL;
+	}
+	/* What format it is, read without opening the journal (which would
+	 * create what is missing). */
+	sqlite3 *db = NULL;
+	int src = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		sqlite3_close(db);
+		snprintf(err, cap, "%s: no intentd store here (no %s)", dir, ITD_JOURNAL_DB);
+		return ITD_ENOTFOUND;
+	}
+	sqlite3_stmt *st = NULL;
+	int64_t format = -1;
+	src = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'format_version'", -1, &st,
+				 NULL);
+	if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW)
+		format = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (format < 0) {
+		snprintf(err, cap, "%s: not an intentd journal (%s)", path,
+			 src == SQLITE_ROW || src == SQLITE_DONE ? "no format_version in meta"
+								 : sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return ITD_EVERIFY;
+	}
+	sqlite3_close(db);
+	*from_out = format;
+	if (format == ITD_JOURNAL_FORMAT)
+		return ITD_OK;
+	if (format != 2 && format != 3) {
+		snprintf(err, cap, "%s: journal format %lld; this build upgrades formats 2 and 3 to %d",
+			 path, (long long)format, ITD_JOURNAL_FORMAT);
+		return ITD_ECONFIG;
+	}
+	/* Opening it for writing upgrades it (check_meta), every page checked. */
+	struct itd_journal_config cfg = {.dir = dir, .meta = {.scenario_name = "(as recorded)"}};
+	struct itd_journal *j = NULL;
+	int rc = itd_journal_open(&cfg, &j, err, cap);
+	if (rc)
+		return rc;
+	rc = itd_journal_close(j);
+	if (rc)
+		snprintf(err, cap, "%s: closing after the upgrade: %s", path, itd_err_msg(rc));
+	return rc;
 }

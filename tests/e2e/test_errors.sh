@@ -47,4 +47,19 @@ expect_exit 2 "random bytes as a scenario" -- "$BIN" validate random.yaml
 : > empty.yaml
 expect_exit 2 "empty scenario" -- "$BIN" validate empty.yaml
 expect_exit 0 "a good file validates" -- "$BIN" validate good.yaml
+
+# upgrade: a directory without a store, or a database that is not one, is
+# refused and left alone; a current store has nothing to upgrade.
+mkdir nostore
+expect_exit 2 "upgrade without --data" -- "$BIN" upgrade
+expect_exit 2 "upgrade of a directory without a store" -- "$BIN" upgrade --data nostore
+expect_grep "no intentd store here" err "upgrade says there is no store"
+[ -z "$(ls nostore)" ] && pass "the refused upgrade created nothing" ||
+	fail "the refused upgrade created files: $(ls nostore)"
+mkdir other && python3 -c 'import sqlite3; sqlite3.connect("other/intentd.db").execute("CREATE TABLE t(x)")'
+expect_exit 2 "upgrade of a database that is not a store" -- "$BIN" upgrade --data other
+expect_grep "not an intentd journal" err "upgrade says it is not a journal"
+expect_exit 0 "sim --data makes a store" -- "$BIN" sim --data run -n 50 -q -t off
+expect_exit 0 "upgrade of a current store" -- "$BIN" upgrade --data run
+expect_grep "already this build's: nothing to do" out "a current store has nothing to upgrade"
 finish

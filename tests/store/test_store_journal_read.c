@@ -179,15 +179,10 @@ static int collect_inputs(void *ctx, const struct itd_journal_input *r)
 	return 0;
 }
 
-/* A format 2 journal (one `input` row per input; ticks without slip_ns,
- * tel_start, time_ms) opened for writing is upgraded in place to format 4:
- * its inputs become blocks and read back as they were, its ticks with
- * those not known; opened read-only, it is refused with a message saying
- * what upgrades it. */
-static void test_format2_upgrade(void **state)
+/* A store as format 2 wrote it, in dir: one tick, four inputs as rows, a
+ * chain of five entries as rows over two ticks, the old intent indexes. */
+static void make_format2(const char *dir)
 {
-	(void)state;
-	char *dir = itd_test_tmpdir("journal-fmt2");
 	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
 	struct itd_journal *j = open_ok(&cfg);
 	uint64_t t;
@@ -250,6 +245,21 @@ static void test_format2_upgrade(void **state)
 		sqlite3_finalize(ins);
 		sqlite3_close(db);
 	}
+}
+
+/* A format 2 journal (one `input` row per input; ticks without slip_ns,
+ * tel_start, time_ms) opened for writing is upgraded in place to format 4:
+ * its inputs become blocks and read back as they were, its ticks with
+ * those not known; opened read-only, it is refused with a message saying
+ * what upgrades it. */
+static void test_format2_upgrade(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-fmt2");
+	make_format2(dir);
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	struct itd_journal *j;
+	uint64_t t;
 
 	/* What it holds can be told without opening (and so upgrading) it. */
 	uint64_t peek_tick = 0;
@@ -265,7 +275,7 @@ static void test_format2_upgrade(void **state)
 	struct itd_journal *r = NULL;
 	assert_int_equal(itd_journal_open(&ro, &r, err, sizeof err), ITD_ECONFIG);
 	assert_non_null(strstr(err, "journal format 2"));
-	assert_non_null(strstr(err, "upgrades it"));
+	assert_non_null(strstr(err, "intentd upgrade --data DIR"));
 
 	cfg.create = false;
 	j = open_ok(&cfg);
@@ -287,8 +297,8 @@ static void test_format2_upgrade(void **state)
 	assert_true(got[0].tel_start == UINT64_MAX);
 	assert_true(got[0].time_ms == INT64_MIN);
 	/* New ticks and inputs keep everything. */
-	tr = (struct itd_journal_tick){.tick = 2, .last_arrival = 7, .state_hash = 43, .tel_seq = 9,
-				       .slip_ns = 5, .tel_start = 6, .time_ms = 88};
+	struct itd_journal_tick tr = {.tick = 2, .last_arrival = 7, .state_hash = 43, .tel_seq = 9,
+				      .slip_ns = 5, .tel_start = 6, .time_ms = 88};
 	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
 	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
 	assert_int_equal(put_input(j, 8, "x"), ITD_OK);
@@ -328,6 +338,46 @@ static void test_format2_upgrade(void **state)
 		sqlite3_finalize(q);
 		sqlite3_close(db);
 	}
+	rm_dir(dir);
+}
+
+/* `intentd upgrade`: an older store upgraded without running anything;
+ * offline readers then read it, and a second upgrade has nothing to do. */
+static void test_offline_upgrade(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-upgrade");
+	char err[512];
+	int64_t from = -1;
+	assert_int_equal(itd_journal_upgrade(dir, &from, err, sizeof err), ITD_ENOTFOUND);
+	assert_non_null(strstr(err, "no intentd store here"));
+	make_format2(dir);
+	assert_int_equal(itd_journal_upgrade(dir, &from, err, sizeof err), ITD_OK);
+	assert_int_equal(from, 2);
+	struct itd_journal_config ro = config(dir, "alpha", scn_a);
+	ro.create = false;
+	ro.readonly = true;
+	struct itd_journal *r = open_ok(&ro);
+	struct input_box ib = {.ok = true};
+	assert_int_equal(itd_journal_read_inputs(r, 0, collect_inputs, &ib), ITD_OK);
+	assert_true(ib.ok && ib.n == 4 && ib.arrival[0] == 2 && ib.arrival[3] == 7);
+	assert_int_equal(itd_journal_close(r), ITD_OK);
+	assert_int_equal(itd_journal_upgrade(dir, &from, err, sizeof err), ITD_OK);
+	assert_int_equal(from, ITD_JOURNAL_FORMAT);
+
+	/* A format it does not know is refused, and left as it was. */
+	tamper(dir, "UPDATE meta SET value = 1 WHERE key = 'format_version'");
+	assert_int_equal(itd_journal_upgrade(dir, &from, err, sizeof err), ITD_ECONFIG);
+	assert_non_null(strstr(err, "journal format 1"));
+	sqlite3 *db = journal_sql(dir);
+	sqlite3_stmt *q = journal_row(db, "SELECT value FROM meta WHERE key = 'format_version'");
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	/* Nor is a database that is not a store. */
+	tamper(dir, "DROP TABLE meta");
+	assert_int_equal(itd_journal_upgrade(dir, &from, err, sizeof err), ITD_EVERIFY);
+	assert_non_null(strstr(err, "not an intentd journal"));
 	rm_dir(dir);
 }
 
@@ -465,6 +515,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_format2_upgrade),
+		cmocka_unit_test(test_offline_upgrade),
 		cmocka_unit_test(test_corrupt_snapshot),
 		cmocka_unit_test(test_keep_snapshots),
 	};
