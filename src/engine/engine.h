@@ -340,6 +340,9 @@ uint64_t itd_engine_tick(const struct itd_engine *e);
  * an observer is attached (0 otherwise).  An observer's tick_end can time
  * the tick with it. */
 uint64_t itd_engine_tick_start_ns(const struct itd_engine *e);
+/* When the next tick is due on CLOCK_MONOTONIC (itd_clock_mono_ns), in a
+ * paced run (itd_engine_run with a real clock); 0 otherwise. */
+uint64_t itd_engine_next_due_ns(const struct itd_engine *e);
 int64_t itd_engine_now_ms(const struct itd_engine *e);
 const struct itd_scenario *itd_engine_scenario(const struct itd_engine *e);
 /* The global frame: state fields (by field index), then mode, then tick. */

@@ -61,3 +61,10 @@ int itd_engine_run(struct itd_engine *e, uint64_t n, const volatile int *stop)
 	}
 	return ITD_OK;
 }
+
+uint64_t itd_engine_next_due_ns(const struct itd_engine *e)
+{
+	if (e->clock.mode != ITD_CLOCK_REAL || e->clock.period_ns == 0)
+		return 0;
+	return itd_clock_due_ns(&e->clock, e->tick + 1);
+}

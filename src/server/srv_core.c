@@ -31,39 +31,88 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 		s->obs.event(s->obs.ctx, e, ev);
 }
 
+/* How far a durable loop may run ahead of its last durable tick before it
+ * waits for the disk: the events of the ticks in between are held. */
+#define DURABLE_LAG_MAX 64
+
+/* The store could not make the tick durable: refuse input at once (503),
+ * stop ticking, and let the loop repair the store (repair_store).  What
+ * telemetry held is published: store.repaired will say which cycles were
+ * void. */
+static void store_failed(struct itd_server *s, const struct itd_engine *e)
+{
+	s->store_failed = true;
+	itd_engine_intake_gate(s->engine, ITD_EIO);
+	itd_engine_hold(s->engine);
+	__atomic_store_n(&s->ready, false, __ATOMIC_RELEASE);
+	char why[256] = "";
+	itd_store_status(s->store, why, sizeof why);
+	uint64_t durable = 0;
+	itd_store_last(s->store, &durable, NULL);
+	fprintf(stderr, "intentd: the store cannot make tick %llu durable (%s): input is "
+			"refused (503) and ticking stops until it is repaired\n",
+		(unsigned long long)itd_engine_tick(e), why[0] ? why : "timed out");
+	struct itd_jw *w = itd_tel_begin(s->tel, "store.failed", "store", itd_engine_tick(e),
+					 itd_engine_now_ms(e));
+	itd_jw_kstr(w, "reason", why[0] ? why : "timed out");
+	itd_jw_ku64(w, "durable_tick", durable);
+	itd_tel_end(s->tel);
+	itd_tel_release_all(s->tel);
+}
+
+/* Wait for the ticks run so far to be durable, and publish their events:
+ * before the loop idles (pause, stop), so nothing it ran stays held. */
+static void settle(struct itd_server *s)
+{
+	if (!s->store || s->store_failed)
+		return;
+	if (itd_store_wait_tick(s->store, 10000)) {
+		store_failed(s, s->engine);
+		return;
+	}
+	uint64_t durable = 0;
+	itd_store_last(s->store, &durable, NULL);
+	itd_tel_release(s->tel, durable);
+}
+
 /* After each tick, outside the state lock (readers of the state and the
  * API are not held up while the tick's commit is awaited). */
 static void on_after_tick(void *ctx, const struct itd_engine *e)
 {
 	struct itd_server *s = ctx;
 	if (s->replaying) {
-		if (s->replay_emit && s->obs.tick_end)
+		/* Replayed ticks are durable already. */
+		if (s->replay_emit && s->obs.tick_end) {
 			s->obs.tick_end(s->obs.ctx, e);
+			itd_tel_release_all(s->tel);
+		}
 		return;
-	}
-	/* A tick's effects are reported only once the tick is durable: after a
-	 * crash it is replayed, never reported twice.  If it cannot be made
-	 * durable, the store has failed: refuse input at once (503), stop
-	 * ticking, and let the loop repair the store (repair_store). */
-	if (s->store && !s->store_failed && itd_store_wait_tick(s->store, 10000)) {
-		s->store_failed = true;
-		itd_engine_intake_gate(s->engine, ITD_EIO);
-		itd_engine_hold(s->engine);
-		__atomic_store_n(&s->ready, false, __ATOMIC_RELEASE);
-		char why[256] = "";
-		itd_store_status(s->store, why, sizeof why);
-		fprintf(stderr, "intentd: the store cannot make tick %llu durable (%s): input is "
-				"refused (503) and ticking stops until it is repaired\n",
-			(unsigned long long)itd_engine_tick(e), why[0] ? why : "timed out");
-		struct itd_jw *w = itd_tel_begin(s->tel, "store.failed", "store", itd_engine_tick(e),
-						 itd_engine_now_ms(e));
-		itd_jw_kstr(w, "reason", why[0] ? why : "timed out");
-		itd_jw_ku64(w, "durable_tick", itd_engine_tick(e) - 1);
-		itd_tel_end(s->tel);
 	}
 	if (s->obs.tick_end)
 		s->obs.tick_end(s->obs.ctx, e);
 	srv_metrics_tick(s->metrics, itd_clock_mono_ns() - itd_engine_tick_start_ns(e));
+	if (!s->store || s->store_failed) {
+		itd_tel_release_all(s->tel);
+		return;
+	}
+	/* A tick's effects are reported only once the tick is durable: after
+	 * a crash it is replayed, never reported twice.  The loop waits for
+	 * its commit only until the next tick is due: if the disk is slower
+	 * than that, the next tick runs on time and this one's events are
+	 * published once it is durable, unless the loop is too far ahead of
+	 * the disk, or telemetry holds too much, when it waits. */
+	uint64_t tick = itd_engine_tick(e), durable = 0;
+	itd_store_last(s->store, &durable, NULL);
+	uint64_t due = itd_engine_next_due_ns(e);
+	bool must = !due || tick - durable >= DURABLE_LAG_MAX || itd_tel_hold_pressed(s->tel);
+	int rc = must ? itd_store_wait_tick(s->store, 10000)
+		      : itd_store_wait_tick_until(s->store, due - (due > 200000 ? 200000 : 0));
+	if (rc && (must || rc != ITD_EAGAIN)) {
+		store_failed(s, e);
+		return;
+	}
+	itd_store_last(s->store, &durable, NULL);
+	itd_tel_release(s->tel, durable);
 }
 
 /* ------------------------------------------------------- directories */
@@ -455,11 +504,13 @@ int itd_server_run(struct itd_server *s, const volatile int *stop)
 			if (n) {
 				itd_engine_resume(s->engine);
 				rc = itd_engine_run(s->engine, n, stop);
+				settle(s);
 			}
 			continue;
 		}
 		itd_engine_resume(s->engine);
 		rc = itd_engine_run(s->engine, 0, stop);
+		settle(s);
 		/* A store failure holds the engine too; that is not a pause. */
 		if (itd_engine_paused(s->engine) && !s->store_failed) {
 			pthread_mutex_lock(&s->loop_lock);

@@ -179,6 +179,12 @@ int itd_store_wait_tick(struct itd_store *st, int64_t timeout_ms)
 	return itd_store_wait(st, st->tick_ticket, timeout_ms);
 }
 
+int itd_store_wait_tick_until(struct itd_store *st, uint64_t deadline_ns)
+{
+	return st->tick_ticket ? itd_journal_wait_until(st->j, st->tick_ticket, deadline_ns)
+			       : ITD_OK;
+}
+
 /* ------------------------------------------------------------ live */
 
 static int on_input(void *ctx, const struct itd_journal_info *info, const void *data,

@@ -174,6 +174,9 @@ void itd_store_stats(struct itd_store *st, struct itd_store_stats *out);
 int itd_store_wait(struct itd_store *st, uint64_t ticket, int64_t timeout_ms);
 /* Wait until the last tick journaled is durable (same results). */
 int itd_store_wait_tick(struct itd_store *st, int64_t timeout_ms);
+/* The same, until deadline_ns on CLOCK_MONOTONIC (a deadline past: just
+ * look): a paced loop waits for its tick only until the next is due. */
+int itd_store_wait_tick_until(struct itd_store *st, uint64_t deadline_ns);
 
 /* ----------------------------------------------------------- queries */
 

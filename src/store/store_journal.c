@@ -432,18 +432,11 @@ static bool is_lost(const struct itd_journal *j, uint64_t ticket)
 	return false;
 }
 
-int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
+/* Wait for ticket: forever (deadline NULL, !poll), until *deadline
+ * (CLOCK_MONOTONIC), or not at all (poll). */
+static int wait_ticket(struct itd_journal *j, uint64_t ticket, const struct timespec *deadline,
+		       bool poll)
 {
-	struct timespec deadline;
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += (time_t)(timeout_ms / 1000);
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
 	int rc;
 	pthread_mutex_lock(&j->lock);
 	if (ticket == 0 || ticket >= j->next_ticket) {
@@ -463,19 +456,43 @@ int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
 			rc = ITD_EIO;
 			break;
 		}
-		if (timeout_ms == 0) {
+		if (poll) {
 			rc = ITD_EAGAIN;
 			break;
 		}
-		if (timeout_ms < 0) {
+		if (!deadline)
 			pthread_cond_wait(&j->done, &j->lock);
-		} else if (pthread_cond_timedwait(&j->done, &j->lock, &deadline) == ETIMEDOUT) {
-			timeout_ms = 0; /* look once more, then give up */
-		}
+		else if (pthread_cond_timedwait(&j->done, &j->lock, deadline) == ETIMEDOUT)
+			poll = true; /* look once more, then give up */
 	}
 out:
 	pthread_mutex_unlock(&j->lock);
 	return rc;
+}
+
+int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
+{
+	if (timeout_ms <= 0)
+		return wait_ticket(j, ticket, NULL, timeout_ms == 0);
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(timeout_ms / 1000);
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	return wait_ticket(j, ticket, &deadline, false);
+}
+
+int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t deadline_ns)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+				    .tv_nsec = (long)(deadline_ns % 1000000000u)};
+	return wait_ticket(j, ticket, &deadline, deadline_ns <= now_ns);
 }
 
 int itd_journal_status(struct itd_journal *j, char *why, size_t cap)

@@ -168,6 +168,9 @@ int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *d
  * ITD_EIO (the commit carrying it failed, or the journal failed before it:
  * it is not durable and never will be reported so). */
 int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms);
+/* The same, until deadline_ns on CLOCK_MONOTONIC (itd_clock_mono_ns); a
+ * deadline already past just looks. */
+int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t deadline_ns);
 
 /* Health: 0, or ITD_EIO with the reason the journal failed in why. */
 int itd_journal_status(struct itd_journal *j, char *why, size_t cap);

@@ -201,6 +201,24 @@ void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close)
 	pthread_mutex_unlock(&t->mu);
 }
 
+void tel_buf_publish_to(struct itd_tel *t, struct tel_chunk *c, size_t len, uint64_t events)
+{
+	pthread_mutex_lock(&t->mu);
+	if (len > c->pub_len) {
+		uint64_t ev = events - c->pub_events;
+		size_t bytes = len - c->pub_len;
+		c->pub_len = len;
+		c->pub_events = events;
+		for (size_t i = 0; i < t->n_sinks; i++) {
+			struct tel_sink *s = t->sinks[i];
+			s->lag_events += ev;
+			s->lag_bytes += bytes;
+			pthread_cond_signal(&s->cond);
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
 /* Under mu: s has written everything published to it. */
 static bool caught_up(const struct tel_sink *s)
 {

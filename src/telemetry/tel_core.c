@@ -81,6 +81,7 @@ static int render_suffix(struct itd_tel *t, const struct itd_tel_config *cfg)
 
 static void tel_free(struct itd_tel *t, bool sync_ok)
 {
+	tel_hold_fini(t);
 	tel_buf_fini(t);
 	tel_redactor_destroy(t->rd);
 	itd_free(t->suffix);
@@ -142,6 +143,8 @@ int itd_tel_create(const struct itd_tel_config *cfg, struct itd_tel **out)
 		goto fail;
 	n_sync++;
 	rc = tel_buf_init(t, cfg->buffer_bytes ? cfg->buffer_bytes : DEFAULT_BUFFER);
+	if (!rc && t->hold_ticks)
+		rc = tel_hold_init(t);
 	if (rc)
 		goto fail;
 	*out = t;
@@ -264,17 +267,9 @@ void itd_tel_end(struct itd_tel *t)
 	}
 }
 
-/* Hand the held full chunks to the sinks, oldest first. */
-static void release_held(struct itd_tel *t)
-{
-	for (size_t i = 0; i < t->n_held; i++)
-		tel_buf_publish(t, t->held[i], true);
-	t->n_held = 0;
-}
-
 /* Emit telemetry.delayed if a sink's drop or error count moved since the
  * last report.  Counters are snapshotted under the lock, written without. */
-static void report_delays(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
+void tel_report_delays(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 {
 	bool changed = false;
 
@@ -317,8 +312,8 @@ static void report_delays(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 {
 	assert(!t->in_event);
-	report_delays(t, cycle, ts_ms);
-	release_held(t);
+	tel_report_delays(t, cycle, ts_ms);
+	tel_hold_release_all(t);
 	/* pub_len is written only by this thread, so it is read without mu. */
 	if (t->flush_every_tick && t->cur && t->cur->len > t->cur->pub_len)
 		tel_buf_publish(t, t->cur, false);
@@ -327,7 +322,7 @@ void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 void itd_tel_drain(struct itd_tel *t)
 {
 	assert(!t->in_event);
-	release_held(t);
+	tel_hold_release_all(t);
 	if (t->cur && t->cur->len > t->cur->pub_len)
 		tel_buf_publish(t, t->cur, false);
 	tel_buf_wait_drained(t);

@@ -138,10 +138,12 @@ struct itd_tel_config {
 	size_t max_event_bytes;      /* largest event; 0: 64 KiB */
 	bool flush_every_tick;       /* paced runs: hand partial buffers to sinks at
 					each tick end so events appear promptly */
-	bool hold_ticks;             /* hand a tick's events to sinks only at its
-					tick end, even when a buffer fills before
-					(a front end that first makes the tick
-					durable, so nothing is reported twice) */
+	bool hold_ticks;             /* hand a tick's events to sinks only once
+					the front end releases the tick
+					(itd_tel_tick_mark, itd_tel_release), even
+					when a buffer fills before: a front end
+					that first makes the tick durable, so
+					nothing is reported twice */
 };
 
 struct itd_tel;
@@ -168,6 +170,21 @@ void itd_tel_end(struct itd_tel *t);
  * dropped counts, lag in bytes and events), and hands the buffered events
  * to the sinks when the buffer chunk is full or flush_every_tick is set. */
 void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms);
+/* With hold_ticks, instead of itd_tel_tick_end: end the tick (its
+ * telemetry.delayed report included) but keep its events from the sinks
+ * until itd_tel_release names a cycle at or after it.  Without hold_ticks
+ * it is itd_tel_tick_end. */
+void itd_tel_tick_mark(struct itd_tel *t, uint64_t cycle, int64_t ts_ms);
+/* Hand the sinks the events of every tick marked with a cycle <= through,
+ * and whatever was emitted between those ticks. */
+void itd_tel_release(struct itd_tel *t, uint64_t through);
+/* Hand the sinks everything emitted so far, marked or not (without
+ * waiting for them, as itd_tel_drain does). */
+void itd_tel_release_all(struct itd_tel *t);
+/* Whether so much is held (half the buffer, or half the marks) that the
+ * front end should wait for what it holds them for before the next tick:
+ * past that, events would reach the sinks before their release. */
+bool itd_tel_hold_pressed(const struct itd_tel *t);
 /* Hand everything buffered to the sinks and wait until they have written
  * and flushed it (used at the end of a run and before shutdown). */
 void itd_tel_drain(struct itd_tel *t);

@@ -347,7 +347,8 @@ int itd_tel_payload(struct itd_tel *t, const struct itd_engine *e, const struct 
 
 static void on_tick_end(void *ctx, const struct itd_engine *e)
 {
-	itd_tel_tick_end(ctx, itd_engine_tick(e), itd_engine_now_ms(e));
+	/* With hold_ticks the front end releases the tick (itd_tel_release). */
+	itd_tel_tick_mark(ctx, itd_engine_tick(e), itd_engine_now_ms(e));
 }
 
 void itd_tel_observer(struct itd_tel *t, struct itd_observer *obs)

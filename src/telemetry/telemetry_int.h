@@ -150,8 +150,13 @@ struct itd_tel {
 	enum itd_tel_policy policy;  /* drop-oldest or block */
 	bool flush_every_tick;       /* publish partial chunks at each tick end */
 	bool hold_ticks;             /* full chunks wait for the tick end too */
-	struct tel_chunk **held;     /* full chunks held until the tick end (n_chunks) */
+	struct tel_chunk **held;     /* full chunks held until the tick end, or
+					until released (n_chunks, oldest first) */
 	size_t n_held;               /* how many */
+	struct tel_mark *marks;      /* ticks ended but not yet released, oldest
+					first (hold_ticks; tel_hold.c) */
+	size_t marks_cap;            /* ring size */
+	size_t m_head, m_len;        /* the oldest and how many */
 	size_t max_event;            /* largest event line, bytes */
 	size_t chunk_bytes;          /* bytes per chunk */
 	size_t n_chunks;             /* chunks allocated */
@@ -188,6 +193,26 @@ struct itd_tel {
 	size_t n_sinks;              /* how many */
 };
 
+/* Where a tick's events end in the buffer (itd_tel_tick_mark): in the chunk
+ * of this serial, at len bytes and events events; len SIZE_MAX: the whole
+ * of that chunk (it filled up at the tick's last event). */
+struct tel_mark {
+	uint64_t cycle;
+	uint64_t serial;
+	size_t len;
+	uint64_t events;
+};
+
+/* tel_core.c: emit telemetry.delayed if a sink's drop or error count moved
+ * since the last report (at each tick end). */
+void tel_report_delays(struct itd_tel *t, uint64_t cycle, int64_t ts_ms);
+
+/* tel_hold.c: holding ticks' events back until released. */
+int tel_hold_init(struct itd_tel *t);
+void tel_hold_fini(struct itd_tel *t);
+/* Hand every held chunk to the sinks and forget the marks. */
+void tel_hold_release_all(struct itd_tel *t);
+
 /* Allocate the chunks (create) and free them (destroy). */
 int tel_buf_init(struct itd_tel *t, size_t buffer_bytes);
 void tel_buf_fini(struct itd_tel *t);
@@ -198,6 +223,9 @@ struct tel_chunk *tel_buf_acquire(struct itd_tel *t);
 /* Hand c's committed lines to the sinks; `close` when c is full (it goes
  * back to the free list once every sink has written or dropped it). */
 void tel_buf_publish(struct itd_tel *t, struct tel_chunk *c, bool close);
+/* Hand c's lines to the sinks up to len bytes holding `events` events,
+ * without closing it (a released tick's end inside it). */
+void tel_buf_publish_to(struct itd_tel *t, struct tel_chunk *c, size_t len, uint64_t events);
 /* Start a sink's thread and attach it (tick thread, no chunk current). */
 int tel_buf_add_sink(struct itd_tel *t, const char *name, const struct itd_sink_ops *ops,
 		     void *ctx);

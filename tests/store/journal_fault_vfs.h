@@ -1,5 +1,6 @@
 /* journal_fault_vfs.h: "itdfault", an SQLite VFS that fails a chosen write
- * or fsync, or holds the writer inside an fsync, for the journal suites. */
+ * or fsync, holds the writer inside an fsync, or makes every fsync slow,
+ * for the journal and server suites. */
 #ifndef ITD_TEST_JOURNAL_FAULT_VFS_H
 #define ITD_TEST_JOURNAL_FAULT_VFS_H
 
@@ -47,6 +48,7 @@ static struct {
 	bool gate_armed;                   /* hold the next xSync */
 	bool gate_held;                    /* an xSync is being held */
 	bool gate_open;                    /* let it go */
+	int sync_delay_ms;                 /* every xSync takes this much longer */
 } F = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
 
 static sqlite3_vfs *real_vfs;
@@ -61,6 +63,15 @@ static inline void fault_arm(long write_at, long sync_at, bool sticky, int write
 	F.sticky = sticky;
 	F.fired = false;
 	F.write_err = write_err ? write_err : SQLITE_IOERR_WRITE;
+	pthread_mutex_unlock(&F.m);
+}
+
+/* A slow disk: every fsync from now on takes ms longer (0: as fast as the
+ * real one). */
+static inline void fault_sync_delay(int ms)
+{
+	pthread_mutex_lock(&F.m);
+	F.sync_delay_ms = ms;
 	pthread_mutex_unlock(&F.m);
 }
 
@@ -115,7 +126,13 @@ static inline int shim_sync(sqlite3_file *f, int flags)
 			pthread_cond_wait(&F.c, &F.m);
 		F.gate_held = false;
 	}
+	int delay = F.sync_delay_ms;
 	pthread_mutex_unlock(&F.m);
+	if (delay > 0) {
+		struct timespec ts = {.tv_sec = delay / 1000, .tv_nsec = (delay % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
 	if (fault_hit(&F.syncs, F.sync_at))
 		return SQLITE_IOERR_FSYNC;
 	return REAL(f)->pMethods->xSync(REAL(f), flags);

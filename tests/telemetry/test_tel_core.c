@@ -266,6 +266,85 @@ static void test_without_flush_every_tick_events_wait_for_drain(void **state)
 	mem_free(m);
 }
 
+/* Lines the sink holds, and how many of them have a cycle above `above`;
+ * waits (30 s at most) until it holds at least `want`. */
+static size_t mem_lines(struct mem *m, size_t want, uint64_t above, size_t *n_above)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 30;
+	pthread_mutex_lock(&m->mu);
+	size_t n;
+	for (;;) {
+		n = 0;
+		*n_above = 0;
+		for (const char *p = m->data; p && (p = strchr(p, '\n')); p++)
+			n++;
+		if (n >= want)
+			break;
+		assert_int_equal(pthread_cond_timedwait(&m->cond, &m->mu, &dl), 0);
+	}
+	for (const char *p = m->data; p && *p; p = strchr(p, '\n') + 1)
+		if (field_u64(p, "cycle") > above)
+			(*n_above)++;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* hold_ticks: a marked tick's events reach the sinks only once released,
+ * whole ticks at a time, also when a tick's events fill several chunks;
+ * holding half the buffer says so. */
+static void test_held_ticks_wait_for_release(void **state)
+{
+	(void)state;
+	struct itd_tel_config cfg = base_config();
+	cfg.flush_every_tick = true;
+	cfg.hold_ticks = true;
+	cfg.max_event_bytes = 4096;           /* chunks of 16 KiB */
+	cfg.buffer_bytes = 8 * 16384;         /* eight of them */
+	struct itd_tel *t;
+	struct mem *m = mem_new();
+	assert_int_equal(itd_tel_create(&cfg, &t), 0);
+	assert_int_equal(itd_tel_add_sink(t, "mem", &mem_ops, m), 0);
+	char pad[601];
+	memset(pad, 'x', 600);
+	pad[600] = '\0';
+	enum { PER_TICK = 40 };               /* about 30 KiB a tick */
+	size_t n_above;
+	for (uint64_t tick = 1; tick <= 30; tick++) {
+		for (int i = 0; i < PER_TICK; i++) {
+			struct itd_jw *w = itd_tel_begin(t, "engine.tick", "engine", tick, 0);
+			itd_jw_kstr(w, "pad", pad);
+			itd_tel_end(t);
+		}
+		itd_tel_tick_mark(t, tick, 0);
+		if (tick == 3) {
+			/* Three ticks held: over half the chunks. */
+			assert_true(itd_tel_hold_pressed(t));
+			pthread_mutex_lock(&m->mu);
+			assert_int_equal(m->len, 0);
+			pthread_mutex_unlock(&m->mu);
+		}
+		if (tick < 3)
+			continue;
+		/* A tick behind: the sink gets exactly the ticks released. */
+		itd_tel_release(t, tick - 1);
+		assert_false(itd_tel_hold_pressed(t));
+		size_t n = mem_lines(m, (tick - 1) * PER_TICK, tick - 1, &n_above);
+		assert_int_equal(n, (tick - 1) * PER_TICK);
+		assert_int_equal(n_above, 0);
+	}
+	/* Releasing a cycle again, or one not yet marked, publishes nothing new. */
+	itd_tel_release(t, 28);
+	itd_tel_release(t, 0);
+	assert_int_equal(mem_lines(m, 29 * PER_TICK, 29, &n_above), 29 * PER_TICK);
+	assert_int_equal(n_above, 0);
+	itd_tel_release(t, 30);
+	assert_int_equal(mem_lines(m, 30 * PER_TICK, 30, &n_above), 30 * PER_TICK);
+	itd_tel_destroy(t);
+	mem_free(m);
+}
+
 static void test_config_is_checked(void **state)
 {
 	(void)state;
@@ -326,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_event_becomes_truncated),
 		cmocka_unit_test(test_flush_every_tick_delivers_without_drain),
 		cmocka_unit_test(test_without_flush_every_tick_events_wait_for_drain),
+		cmocka_unit_test(test_held_ticks_wait_for_release),
 		cmocka_unit_test(test_config_is_checked),
 		cmocka_unit_test(test_create_survives_every_allocation_failure),
 	};
