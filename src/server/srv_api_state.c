@@ -78,6 +78,7 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 	size_t cap = 16384, len = 0;
 	char *buf = NULL;
 	struct itd_jw *w = NULL;
+	uint64_t durable = 0;
 	for (;;) {
 		buf = itd_malloc(cap);
 		w = buf ? itd_jw_create(buf, cap) : NULL;
@@ -93,6 +94,9 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 		bool over = itd_jw_overflowed(w);
 		if (!over)
 			add_state(j, e);
+		/* Under the lock, so at most the tick shown. */
+		if (srv->store)
+			itd_store_last(srv->store, &durable, NULL);
 		pthread_rwlock_unlock(&srv->state_lock);
 		len = itd_jw_len(w);
 		itd_jw_destroy(w);
@@ -111,6 +115,13 @@ int srv_h_state(struct srv_req *r, struct srv_resp *out)
 	srv_jadd(j, "fields", fields_json(itd_engine_scenario(e)));
 	cJSON_AddBoolToObject(j, "paused", paused);
 	cJSON_AddNumberToObject(j, "rate_hz", rate_of(srv));
+	/* The state is answered at once, not held for the disk: say how far
+	 * it is durable. */
+	if (srv->store) {
+		cJSON_AddNumberToObject(j, "durable_tick", (double)durable);
+	} else {
+		cJSON_AddNullToObject(j, "durable_tick");
+	}
 	if (frame)
 		srv_jadd(j, "frame", frame);
 	else

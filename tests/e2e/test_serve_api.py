@@ -499,6 +499,8 @@ def t_state(s):
     assert set(js["state"]) == set(names), js["state"]
     assert js["mode"] in ("NOMINAL", "LOW_POWER", "SAFE"), js
     assert js["tick"] > 0 and js["rate_hz"] == 50 and js["paused"] is False, js
+    # With --data: how far the state shown is on disk (never past it).
+    assert 0 < js["durable_tick"] <= js["tick"], js
     assert len(js["state_hash"]) == 16 and int(js["state_hash"], 16) >= 0, js
     fr = js["frame"]
     assert set(fr) >= {"state", "policy", "execution", "safety", "state_hash"}, fr

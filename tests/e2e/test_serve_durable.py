@@ -302,6 +302,9 @@ def part_readers(s, data):
         check(st == 200 and m and dt < 1.0,
               f"readers: while a tick waits for its commit, GET /api/v1/state and /metrics "
               f"answer in {dt:.3f}s (< 1 s; the commit is held {hold.held_s():.1f}s)")
+        check(st == 200 and js.get("durable_tick", -1) < js.get("tick", 0),
+              f"readers: the state says its tick is not durable yet "
+              f"(tick {js.get('tick')}, durable_tick {js.get('durable_tick')})")
     finally:
         hold.release()
 
