@@ -337,8 +337,8 @@ void itd_engine_reset(struct itd_engine *e, uint64_t seed);
 
 uint64_t itd_engine_tick(const struct itd_engine *e);
 /* Monotonic time (ns) at which the current tick began; measured only when
- * an observer is attached (0 otherwise).  An observer's tick_end can time
- * the tick with it. */
+ * an observer with tick_end or after_tick is attached (0 otherwise), which
+ * can time the tick with it. */
 uint64_t itd_engine_tick_start_ns(const struct itd_engine *e);
 /* When the next tick is due on CLOCK_MONOTONIC (itd_clock_mono_ns), in a
  * paced run (itd_engine_run with a real clock); 0 otherwise. */

@@ -118,7 +118,7 @@ void itd_engine_destroy(struct itd_engine *e)
 int itd_engine_step(struct itd_engine *e)
 {
 	const struct itd_slots *sl = &e->scn->slots;
-	if (e->obs.tick_end)
+	if (e->obs.tick_end || e->obs.after_tick)
 		e->tick_t0 = itd_clock_mono_ns();
 	e->tick++;
 	e->now_ms = e->replay_ms != INT64_MIN ? e->replay_ms : itd_clock_tick_ms(&e->clock, e->tick);

@@ -167,6 +167,14 @@ def test_protected(binary, work):
                   (m0["intentd_tick_duration_seconds_count"], m1["intentd_tick_duration_seconds_count"]))
             check(m1['intentd_tick_duration_seconds_bucket{le="+Inf"}'] ==
                   m1["intentd_tick_duration_seconds_count"], "+Inf bucket equals _count")
+            # A spacecraft tick at 100 Hz takes well under a second (a tick
+            # timed from the wrong start lands in +Inf only).
+            n = m1["intentd_tick_duration_seconds_count"]
+            check(m1['intentd_tick_duration_seconds_bucket{le="1"}'] == n and
+                  0 < m1["intentd_tick_duration_seconds_sum"] < n * 0.1,
+                  "tick durations are real: every tick under 1 s, the mean under 100 ms",
+                  (m1['intentd_tick_duration_seconds_bucket{le="1"}'], n,
+                   m1["intentd_tick_duration_seconds_sum"]))
             # Every tick is committed: the durable tick follows the loop,
             # one commit at least per tick, no failure.
             check(m1["intentd_store_durable_tick"] >= m0["intentd_store_durable_tick"] + 19 and
