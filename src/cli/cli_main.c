@@ -65,6 +65,9 @@ static const struct itd_opt serve_opts[] = {
 	{"max-body", 0, "BYTES", "largest request body (default 65536)", false},
 	{"timeout", 0, "S", "idle connection timeout in seconds (default 30)", false},
 	{"max-conns", 0, "N", "simultaneous connections (default 4096)", false},
+	{"commit-interval", 0, "MS", "with --data: while no submission waits, commit ticks at "
+				     "most every MS milliseconds (default 100; 0: each at once); "
+				     "their telemetry waits as long", false},
 	{"metrics-open", 0, NULL, "serve /metrics without a token", false},
 	{"realtime", 0, NULL, "run the tick thread with real-time priority (SCHED_FIFO; needs "
 			      "privilege)", false},

@@ -37,7 +37,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	}
 	double rate = 0;
 	unsigned long long seed = 0, ring = 0, cbuf = 0, body = 0, timeout = 0, conns = 0;
-	unsigned long long audit_every = 0, snap_every = 0, keep_snaps = 0;
+	unsigned long long audit_every = 0, snap_every = 0, keep_snaps = 0,
+			   commit_ms = ITD_SERVER_COMMIT_INTERVAL_MS;
 	const char *v;
 	if ((v = itd_cli_opt(c, "rate")) && (rc = itd_cli_double("rate", v, 1e-3, 100000, &rate)))
 		return rc;
@@ -48,7 +49,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 	    (rc = size_opt(c, "max-conns", 16, 1000000, &conns)) ||
 	    (rc = size_opt(c, "audit-every", 1, 1ull << 40, &audit_every)) ||
 	    (rc = size_opt(c, "snapshot-every", 0, 1ull << 40, &snap_every)) ||
-	    (rc = size_opt(c, "keep-snapshots", 0, 1ull << 40, &keep_snaps)))
+	    (rc = size_opt(c, "keep-snapshots", 0, 1ull << 40, &keep_snaps)) ||
+	    (rc = size_opt(c, "commit-interval", 0, 10000, &commit_ms)))
 		return rc;
 	if (itd_cli_opt(c, "audit-key") && !itd_cli_opt(c, "data")) {
 		fprintf(stderr, "intentd serve: --audit-key needs --data (the audit chain lives "
@@ -77,7 +79,8 @@ int itd_cmd_serve(struct itd_cmd_ctx *c)
 		.snapshot_every = itd_cli_opt(c, "snapshot-every") && !snap_every ? UINT64_MAX
 										  : snap_every,
 		.keep_snapshots = itd_cli_opt(c, "keep-snapshots") && !keep_snaps ? UINT64_MAX
-										  : keep_snaps};
+										  : keep_snaps,
+		.commit_interval_ms = commit_ms};
 	char err[1024];
 	rc = itd_server_create(&cfg, &srv, err, sizeof err);
 	if (rc) {

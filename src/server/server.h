@@ -43,10 +43,20 @@ struct itd_server_config {
 					   default, UINT64_MAX: none */
 	uint64_t keep_snapshots;        /* snapshots kept; 0: the store's default,
 					   UINT64_MAX: every one */
+	uint64_t commit_interval_ms;    /* while no input waits, commit ticks at
+					   most this long after the oldest (0: each
+					   at once; `serve` defaults to
+					   ITD_SERVER_COMMIT_INTERVAL_MS) */
 	bool quiet;                     /* no banner on stderr */
 };
 
 struct itd_server;
+
+/* `intentd serve --data`'s default commit interval: an idle 100 Hz loop
+ * commits about 10 times a second instead of 100 (a tenth of the disk
+ * writes and syncs), and its telemetry reaches the stream within 0.1 s,
+ * the dashboard's own render interval. */
+#define ITD_SERVER_COMMIT_INTERVAL_MS 100
 
 /* An itd_store_story_fn that appends each audit entry of an intent's story
  * to ctx, a cJSON array, as {index, tick, time_ms, event, actor, payload}

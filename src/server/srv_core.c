@@ -32,8 +32,16 @@ static void on_event(void *ctx, const struct itd_engine *e, const struct itd_eve
 }
 
 /* How far a durable loop may run ahead of its last durable tick before it
- * waits for the disk: the events of the ticks in between are held. */
-#define DURABLE_LAG_MAX 64
+ * waits for the disk (the events of the ticks in between are held): 64
+ * ticks, or twice the ticks of a commit interval if more. */
+#define DURABLE_LAG_MIN 64
+
+static uint64_t durable_lag_max(const struct itd_server *s)
+{
+	double rate = s->cfg.rate_hz > 0 ? s->cfg.rate_hz : s->cfg.scn->rate_hz;
+	double ticks = 2.0 * (double)s->cfg.commit_interval_ms / 1000.0 * rate;
+	return ticks > DURABLE_LAG_MIN ? (uint64_t)ticks + 1 : DURABLE_LAG_MIN;
+}
 
 /* The store could not make the tick durable: refuse input at once (503),
  * stop ticking, and let the loop repair the store (repair_store).  What
@@ -104,7 +112,7 @@ static void on_after_tick(void *ctx, const struct itd_engine *e)
 	uint64_t tick = itd_engine_tick(e), durable = 0;
 	itd_store_last(s->store, &durable, NULL);
 	uint64_t due = itd_engine_next_due_ns(e);
-	bool must = !due || tick - durable >= DURABLE_LAG_MAX || itd_tel_hold_pressed(s->tel);
+	bool must = !due || tick - durable >= durable_lag_max(s) || itd_tel_hold_pressed(s->tel);
 	int rc = must ? itd_store_wait_tick(s->store, 10000)
 		      : itd_store_wait_tick_until(s->store, due - (due > 200000 ? 200000 : 0));
 	if (rc && (must || rc != ITD_EAGAIN)) {
@@ -193,7 +201,8 @@ static int open_store(struct itd_server *s, char *err, size_t cap)
 		.identity_len = cfg->identity_len, .seed = cfg->seed,
 		.rate = cfg->rate_hz > 0 ? cfg->rate_hz : cfg->scn->rate_hz,
 		.audit_key = cfg->audit_key, .audit_every = cfg->audit_every,
-		.snapshot_every = cfg->snapshot_every, .keep_snapshots = cfg->keep_snapshots};
+		.snapshot_every = cfg->snapshot_every, .keep_snapshots = cfg->keep_snapshots,
+		.commit_interval_ms = cfg->commit_interval_ms};
 	int rc = itd_store_open(&sc, &s->store, err, cap);
 	if (rc)
 		return rc;

@@ -23,7 +23,7 @@ int itd_store_open(const struct itd_store_config *cfg, struct itd_store **out, c
 		.dir = cfg->dir, .create = true,
 		.meta = {.scenario_name = cfg->scenario_name, .scenario_text = cfg->identity,
 			 .scenario_len = cfg->identity_len, .seed = cfg->seed, .rate = cfg->rate},
-		.audit_every = cfg->audit_every,
+		.audit_every = cfg->audit_every, .linger_ms = cfg->commit_interval_ms,
 		.keep_snapshots = cfg->keep_snapshots == UINT64_MAX ? 0 :
 				  cfg->keep_snapshots	      ? cfg->keep_snapshots :
 								ITD_STORE_KEEP_SNAPSHOTS};

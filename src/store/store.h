@@ -24,6 +24,9 @@ struct itd_store_config {
 				       entries (0: 1000) */
 	uint64_t snapshot_every;    /* a snapshot every N ticks (0: the default,
 				       UINT64_MAX: never) */
+	uint64_t commit_interval_ms;/* while no input waits, commit tick records at
+				       most this long after the oldest (0: at
+				       once); see itd_journal_config.linger_ms */
 	uint64_t keep_snapshots;    /* keep the newest N snapshots (0: the default,
 				       UINT64_MAX: every one) */
 	bool batch;                 /* a batch run (sim): the tick thread may wait

@@ -137,6 +137,12 @@ static int append(struct itd_journal *j, uint32_t type, bool yields, const void 
 		memcpy(p + sizeof h + fixed_len + alen, b, blen);
 	if (last)
 		*last = key;
+	/* No lingering for an input (it is acknowledged only once durable) or
+	 * a tick that decided something (its audit notes): their answers and
+	 * telemetry are what users wait for.  Only idle ticks linger. */
+	if (type == JREC_INPUT ||
+	    (type == JREC_TICK && ((const struct jrec_tick *)fixed)->notes_len))
+		j->urgent = true;
 	*ticket_out = h.ticket;
 	pthread_cond_signal(&j->work);
 out:
@@ -316,6 +322,25 @@ static void fail(struct itd_journal *j, const char *why)
  * write and commit them in one transaction (one fsync), publish, and
  * checkpoint the WAL when it has grown (after publishing, so waiters do not
  * pay for it).  On stop it drains the queue first. */
+/* Under lock: while only records nobody waits for are queued (idle ticks,
+ * snapshots: their telemetry waits, no answer does), let them wait for
+ * company up to linger_ns after the oldest, so an idle paced run commits a
+ * few times a second instead of at every tick.  An input (an answer waits
+ * for it), a hurried wait, a quarter of the queue filled, a stop or a
+ * failed check ends it. */
+static void linger(struct itd_journal *j)
+{
+	while (j->linger_ns && j->used && !j->urgent && !j->hurry && !j->stop &&
+	       !j->check_failed && j->used < j->cap / 4) {
+		uint64_t due = j->oldest_ns + j->linger_ns;
+		if (itd_clock_mono_ns() >= due)
+			return;
+		struct timespec ts = {.tv_sec = (time_t)(due / 1000000000u),
+				      .tv_nsec = (long)(due % 1000000000u)};
+		pthread_cond_timedwait(&j->work, &j->lock, &ts);
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	struct itd_journal *j = arg;
@@ -325,6 +350,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (!j->used && !j->stop && !j->check_failed)
 			pthread_cond_wait(&j->work, &j->lock);
+		linger(j);
 		if (j->check_failed) {
 			j->check_failed = false;
 			fail(j, j->check_why);
@@ -335,6 +361,7 @@ static void *writer_main(void *arg)
 		struct jbatch b = {.start = j->tail, .bytes = j->used,
 				   .last_ticket = j->next_ticket - 1};
 		j->after_take = false;
+		j->urgent = false;
 		pthread_mutex_unlock(&j->lock);
 		int rc = itd_journal_db_write(j, &b, why, sizeof why);
 		pthread_mutex_lock(&j->lock);
@@ -433,9 +460,10 @@ static bool is_lost(const struct itd_journal *j, uint64_t ticket)
 }
 
 /* Wait for ticket: forever (deadline NULL, !poll), until *deadline
- * (CLOCK_MONOTONIC), or not at all (poll). */
+ * (CLOCK_MONOTONIC), or not at all (poll).  With hurry, the writer stops
+ * lingering (linger_ns) while this waits. */
 static int wait_ticket(struct itd_journal *j, uint64_t ticket, const struct timespec *deadline,
-		       bool poll)
+		       bool poll, bool hurry)
 {
 	int rc;
 	pthread_mutex_lock(&j->lock);
@@ -443,6 +471,9 @@ static int wait_ticket(struct itd_journal *j, uint64_t ticket, const struct time
 		rc = ITD_EINVAL; /* never handed out */
 		goto out;
 	}
+	hurry = hurry && !poll;
+	if (hurry && !j->hurry++)
+		pthread_cond_signal(&j->work);
 	for (;;) {
 		if (is_lost(j, ticket)) {
 			rc = ITD_EIO;
@@ -465,6 +496,8 @@ static int wait_ticket(struct itd_journal *j, uint64_t ticket, const struct time
 		else if (pthread_cond_timedwait(&j->done, &j->lock, deadline) == ETIMEDOUT)
 			poll = true; /* look once more, then give up */
 	}
+	if (hurry)
+		j->hurry--;
 out:
 	pthread_mutex_unlock(&j->lock);
 	return rc;
@@ -473,7 +506,7 @@ out:
 int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
 {
 	if (timeout_ms <= 0)
-		return wait_ticket(j, ticket, NULL, timeout_ms == 0);
+		return wait_ticket(j, ticket, NULL, timeout_ms == 0, true);
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += (time_t)(timeout_ms / 1000);
@@ -482,7 +515,7 @@ int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	return wait_ticket(j, ticket, &deadline, false);
+	return wait_ticket(j, ticket, &deadline, false, true);
 }
 
 int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t deadline_ns)
@@ -492,7 +525,7 @@ int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t dead
 	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
 				    .tv_nsec = (long)(deadline_ns % 1000000000u)};
-	return wait_ticket(j, ticket, &deadline, deadline_ns <= now_ns);
+	return wait_ticket(j, ticket, &deadline, deadline_ns <= now_ns, false);
 }
 
 int itd_journal_status(struct itd_journal *j, char *why, size_t cap)
@@ -638,6 +671,7 @@ int itd_journal_open(const struct itd_journal_config *cfg, struct itd_journal **
 	j->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
 	j->readonly = cfg->readonly;
 	j->keep_snapshots = cfg->keep_snapshots;
+	j->linger_ns = cfg->linger_ms * UINT64_C(1000000);
 	j->next_ticket = 1;
 	itd_audit_chain_init(&j->chain);
 	if (cfg->audit_sk &&

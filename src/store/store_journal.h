@@ -42,6 +42,14 @@ struct itd_journal_config {
 					      audit checkpoints with, or NULL */
 	uint64_t audit_every;              /* with audit_sk: a checkpoint after every
 					      N entries (0: 1000) */
+	uint64_t linger_ms;                /* while only idle ticks (no audit notes)
+					      and snapshots are queued and nobody
+					      waits for them (no input, no
+					      itd_journal_wait), commit them at most
+					      this long after the oldest, with whatever
+					      joins them (0: at once).  Their telemetry
+					      waits that much longer; an idle paced run
+					      writes and syncs that much less often */
 	uint64_t keep_snapshots;           /* after writing a snapshot, delete all but
 					      the newest N (0: keep every one).
 					      Snapshots are derived from the journal,
@@ -169,7 +177,9 @@ int itd_journal_snapshot_ref(struct itd_journal *j, uint64_t tick, const void *d
  * it is not durable and never will be reported so). */
 int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms);
 /* The same, until deadline_ns on CLOCK_MONOTONIC (itd_clock_mono_ns); a
- * deadline already past just looks. */
+ * deadline already past just looks.  Unlike itd_journal_wait it does not
+ * hurry a lingering writer (linger_ms): for a loop that only looks whether
+ * its tick is durable before the next is due. */
 int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t deadline_ns);
 
 /* Health: 0, or ITD_EIO with the reason the journal failed in why. */

@@ -179,6 +179,9 @@ struct itd_journal {
 					      batch was appended (valid while
 					      after_take) */
 	bool after_take;                   /* records came after the batch in flight */
+	bool urgent;                       /* an input is queued and not yet taken */
+	unsigned hurry;                    /* waits that want the next commit now */
+	uint64_t linger_ns;                /* see itd_journal_config.linger_ms */
 	char why[256];                     /* why it failed */
 	struct jlost lost[JLOST_MAX];      /* most recent discarded ticket ranges */
 	unsigned n_lost;                   /* ranges ever recorded (index mod JLOST_MAX) */

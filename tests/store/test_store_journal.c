@@ -353,6 +353,67 @@ static void test_group_commit_groups(void **state)
 	rm_dir(dir);
 }
 
+/* linger_ms: an idle tick record nobody waits for lingers for company; an
+ * input, a tick that decided something, or a wait that needs it, ends
+ * that at once; unhurried, it commits once the interval has passed.
+ * (Bounds are loose: a loaded machine may be late, never early.) */
+static void test_ticks_linger(void **state)
+{
+	(void)state;
+	char *dir = itd_test_tmpdir("journal-linger");
+	struct itd_journal_config cfg = config(dir, "alpha", scn_a);
+	cfg.linger_ms = 2000;
+	struct itd_journal *j = open_ok(&cfg);
+	uint64_t t, tick = 0;
+
+	/* An input ends the lingering of the ticks before it. */
+	struct itd_journal_tick tr = {.tick = ++tick};
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	uint64_t t0 = itd_clock_mono_ns();
+	assert_int_equal(itd_journal_wait_until(j, t, t0 + 100000000u), ITD_EAGAIN);
+	struct itd_journal_input in = {.arrival = 1, .kind = 1, .seq = 10, .data = "a", .len = 1};
+	uint64_t ti;
+	assert_int_equal(itd_journal_input(j, &in, &ti), ITD_OK);
+	assert_int_equal(itd_journal_wait_until(j, t, t0 + 1500000000u), ITD_OK);
+
+	/* So does a tick with audit notes: what it decided is reported once it
+	 * is durable, promptly. */
+	tr.tick = ++tick;
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	uint8_t notes[256];
+	size_t used = 0;
+	struct itd_journal_note n = {.time_ms = 5, .kind = "console.paused", .actor = "op"};
+	assert_int_equal(itd_journal_note_put(notes, sizeof notes, &used, &n), ITD_OK);
+	struct itd_journal_tick busy = {.tick = ++tick, .notes = notes, .notes_len = used};
+	t0 = itd_clock_mono_ns();
+	assert_int_equal(itd_journal_tick(j, &busy, &t), ITD_OK);
+	assert_int_equal(itd_journal_wait_until(j, t, t0 + 1500000000u), ITD_OK);
+
+	/* So does a wait that needs it (the loop catching up, a stop). */
+	tr.tick = ++tick;
+	assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	t0 = itd_clock_mono_ns();
+	assert_int_equal(itd_journal_wait(j, t, 10000), ITD_OK);
+	assert_true(itd_clock_mono_ns() - t0 < 1500000000u);
+
+	/* Unhurried, ticks share one commit once the interval has passed. */
+	struct itd_journal_stats s0, s1;
+	itd_journal_stats(j, &s0);
+	t0 = itd_clock_mono_ns();
+	for (int i = 0; i < 5; i++) {
+		tr.tick = ++tick;
+		assert_int_equal(itd_journal_tick(j, &tr, &t), ITD_OK);
+	}
+	assert_int_equal(itd_journal_wait_until(j, t, t0 + 10000000000u), ITD_OK);
+	uint64_t waited = itd_clock_mono_ns() - t0;
+	itd_journal_stats(j, &s1);
+	assert_true(waited >= 1900000000u);
+	assert_int_equal(s1.commits - s0.commits, 1);
+	assert_int_equal(s1.records - s0.records, 5);
+	assert_int_equal(itd_journal_close(j), ITD_OK);
+	rm_dir(dir);
+}
+
 /* -------------------------------------------------- allocation failures */
 
 static void alloc_walk(const char *dir, bool existing)
@@ -398,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_lagging_writer_refuses_inputs),
 		cmocka_unit_test(test_concurrent_order),
 		cmocka_unit_test(test_group_commit_groups),
+		cmocka_unit_test(test_ticks_linger),
 		cmocka_unit_test(test_alloc_failures_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
