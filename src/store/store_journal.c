@@ -66,9 +66,10 @@ static size_t ring_reserve(struct itd_journal *j, size_t need)
 
 /* Past this age of the oldest record not yet durable (two ticks at the
  * default 100 Hz), with more than LAG_BYTES of records waiting, the writer
- * is behind the load: inputs are refused until it catches up.  A paced
- * tick waits until its record is durable, behind everything queued before
- * it, so this also bounds how long a tick waits.  Each input costs the
+ * is behind the load: inputs are refused until it catches up.  A tick's
+ * telemetry waits until its record is durable, behind everything queued
+ * before it, so this also bounds how late it is reported (and how far a
+ * paced loop runs ahead of the disk).  Each input costs the
  * writer again at its tick (audit entries, the intent index); unrefused,
  * the backlog grew until ticks waited seconds for room and applied tens
  * of thousands of inputs each.  A slow disk under light load (few
