@@ -170,8 +170,6 @@ int itd_store_observer(struct itd_store *st, const struct itd_observer *next,
 	st->next = next ? *next : (struct itd_observer){0};
 	st->payload = fn;
 	st->payload_ctx = fn_ctx;
-	out->event = on_event;
-	out->tick_end = on_tick_end;
-	out->ctx = st;
+	*out = (struct itd_observer){.event = on_event, .tick_end = on_tick_end, .ctx = st};
 	return ITD_OK;
 }

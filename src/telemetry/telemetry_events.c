@@ -353,7 +353,6 @@ static void on_tick_end(void *ctx, const struct itd_engine *e)
 
 void itd_tel_observer(struct itd_tel *t, struct itd_observer *obs)
 {
-	obs->event = on_event;
-	obs->tick_end = on_tick_end;
-	obs->ctx = t;
+	/* Whole: a field left as the caller's garbage is a call into it. */
+	*obs = (struct itd_observer){.event = on_event, .tick_end = on_tick_end, .ctx = t};
 }

@@ -104,6 +104,26 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The audit observer is filled whole: a field left as the caller's bytes
+ * (after_tick, say) would be called by the engine. */
+static void test_observer_is_whole(void **state)
+{
+	struct fx *f = *state;
+	struct itd_store *st = open_store(f);
+	struct itd_engine *e = new_engine(f);
+	struct itd_store_recovery rec;
+	char err[256];
+	assert_int_equal(itd_store_recover(st, e, true, &rec, err, sizeof err), ITD_OK);
+	itd_store_attach(st, e, fake_seq, e);
+	struct itd_observer obs;
+	memset(&obs, 0xa5, sizeof obs);
+	assert_int_equal(itd_store_observer(st, NULL, NULL, NULL, &obs), ITD_OK);
+	assert_non_null(obs.event);
+	assert_null(obs.after_tick);
+	assert_int_equal(itd_store_close(st), ITD_OK);
+	itd_engine_destroy(e);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -170,6 +190,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_newest_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observer_is_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_starts_before_missing_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_step_back_needed_or_possible, setup,
 						teardown),

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "telemetry/telemetry.h"
+#include "telemetry/telemetry_events.h"
 #include "test_support.h"
 
 /* A sink collecting everything in memory; the test owns and frees it. */
@@ -345,6 +347,24 @@ static void test_held_ticks_wait_for_release(void **state)
 	mem_free(m);
 }
 
+/* The observer is filled whole: a field left as the caller's bytes
+ * (after_tick, say) would be called by the engine. */
+static void test_observer_is_whole(void **state)
+{
+	(void)state;
+	struct itd_tel_config cfg = base_config();
+	struct itd_tel *t;
+	assert_int_equal(itd_tel_create(&cfg, &t), 0);
+	struct itd_observer obs;
+	memset(&obs, 0xa5, sizeof obs);
+	itd_tel_observer(t, &obs);
+	assert_non_null(obs.event);
+	assert_non_null(obs.tick_end);
+	assert_null(obs.after_tick);
+	assert_ptr_equal(obs.ctx, t);
+	itd_tel_destroy(t);
+}
+
 static void test_config_is_checked(void **state)
 {
 	(void)state;
@@ -406,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_flush_every_tick_delivers_without_drain),
 		cmocka_unit_test(test_without_flush_every_tick_events_wait_for_drain),
 		cmocka_unit_test(test_held_ticks_wait_for_release),
+		cmocka_unit_test(test_observer_is_whole),
 		cmocka_unit_test(test_config_is_checked),
 		cmocka_unit_test(test_create_survives_every_allocation_failure),
 	};
