@@ -329,6 +329,14 @@ static void fail(struct itd_journal *j, const char *why)
  * few times a second instead of at every tick.  An input (an answer waits
  * for it), a hurried wait, a quarter of the queue filled, a stop or a
  * failed check ends it. */
+/* A CLOCK_MONOTONIC time in ns (itd_clock_mono_ns) as the condition
+ * variables' deadline. */
+static struct timespec mono_ts(uint64_t ns)
+{
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+				 .tv_nsec = (long)(ns % 1000000000u)};
+}
+
 static void linger(struct itd_journal *j)
 {
 	while (j->linger_ns && j->used && !j->urgent && !j->hurry && !j->stop &&
@@ -336,8 +344,7 @@ static void linger(struct itd_journal *j)
 		uint64_t due = j->oldest_ns + j->linger_ns;
 		if (itd_clock_mono_ns() >= due)
 			return;
-		struct timespec ts = {.tv_sec = (time_t)(due / 1000000000u),
-				      .tv_nsec = (long)(due % 1000000000u)};
+		struct timespec ts = mono_ts(due);
 		pthread_cond_timedwait(&j->work, &j->lock, &ts);
 	}
 }
@@ -521,12 +528,8 @@ int itd_journal_wait(struct itd_journal *j, uint64_t ticket, int64_t timeout_ms)
 
 int itd_journal_wait_until(struct itd_journal *j, uint64_t ticket, uint64_t deadline_ns)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
-				    .tv_nsec = (long)(deadline_ns % 1000000000u)};
-	return wait_ticket(j, ticket, &deadline, deadline_ns <= now_ns, false);
+	struct timespec deadline = mono_ts(deadline_ns);
+	return wait_ticket(j, ticket, &deadline, deadline_ns <= itd_clock_mono_ns(), false);
 }
 
 int itd_journal_status(struct itd_journal *j, char *why, size_t cap)

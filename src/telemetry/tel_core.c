@@ -321,10 +321,7 @@ void itd_tel_tick_end(struct itd_tel *t, uint64_t cycle, int64_t ts_ms)
 
 void itd_tel_drain(struct itd_tel *t)
 {
-	assert(!t->in_event);
-	tel_hold_release_all(t);
-	if (t->cur && t->cur->len > t->cur->pub_len)
-		tel_buf_publish(t, t->cur, false);
+	itd_tel_release_all(t);
 	tel_buf_wait_drained(t);
 }
 

@@ -83,17 +83,27 @@ static struct itd_store_recovery recover(struct fx *f, uint64_t have, uint64_t r
 	return rec;
 }
 
-static int setup(void **state)
+/* The store in f->dir opened, recovered into a fresh engine and attached
+ * to it, as a front end starts. */
+static struct itd_store *open_attached(struct fx *f, struct itd_engine **e_out)
 {
-	struct fx *f = calloc(1, sizeof *f);
-	f->dir = itd_test_tmpdir("store-recover");
-	f->scn = fixture_builtin("spacecraft", NULL, 0);
 	struct itd_store *st = open_store(f);
 	struct itd_engine *e = new_engine(f);
 	struct itd_store_recovery rec;
 	char err[256];
 	assert_int_equal(itd_store_recover(st, e, true, &rec, err, sizeof err), ITD_OK);
 	itd_store_attach(st, e, fake_seq, e);
+	*e_out = e;
+	return st;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	f->dir = itd_test_tmpdir("store-recover");
+	f->scn = fixture_builtin("spacecraft", NULL, 0);
+	struct itd_engine *e;
+	struct itd_store *st = open_attached(f, &e);
 	for (uint64_t t = 1; t <= TICKS; t++) {
 		assert_int_equal(itd_engine_step(e), ITD_OK);
 		f->seq[t] = fake_seq(e);
@@ -109,12 +119,8 @@ static int setup(void **state)
 static void test_observer_is_whole(void **state)
 {
 	struct fx *f = *state;
-	struct itd_store *st = open_store(f);
-	struct itd_engine *e = new_engine(f);
-	struct itd_store_recovery rec;
-	char err[256];
-	assert_int_equal(itd_store_recover(st, e, true, &rec, err, sizeof err), ITD_OK);
-	itd_store_attach(st, e, fake_seq, e);
+	struct itd_engine *e;
+	struct itd_store *st = open_attached(f, &e);
 	struct itd_observer obs;
 	memset(&obs, 0xa5, sizeof obs);
 	assert_int_equal(itd_store_observer(st, NULL, NULL, NULL, &obs), ITD_OK);
